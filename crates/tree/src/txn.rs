@@ -24,19 +24,13 @@ pub struct Txn {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnKind {
     /// A new session; id and password were chosen by the leader.
-    CreateSession {
-        timeout_ms: i32,
-        password: [u8; 16],
-    },
+    CreateSession { timeout_ms: i32, password: [u8; 16] },
     /// closeSession from the client, or expiry decided by the leader. Deletes the session's
     /// ephemerals in path order.
     CloseSession { expired: bool },
     /// A client write. `identities` are the connection's authenticated ids at the time the
     /// request arrived (always including `ip:<addr>`; `super:` when the connection is super).
-    Write {
-        identities: Vec<Id>,
-        op: WriteOp,
-    },
+    Write { identities: Vec<Id>, op: WriteOp },
     /// The container/TTL reaper's delete (opcode 20): fails harmlessly if the node gained a
     /// child or changed meanwhile.
     DeleteContainer { path: String },

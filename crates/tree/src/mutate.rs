@@ -1,0 +1,235 @@
+//! Applying validated effects to the tree the way ZooKeeper's `DataTree` does (`createNode`,
+//! `deleteNode`, `setData`, `setACL`), with the watch triggers each one fires, in order:
+//! create → NodeCreated(path), NodeChildrenChanged(parent); delete → NodeDeleted(path),
+//! NodeChildrenChanged(parent); setData → NodeDataChanged(path); setACL → none.
+//!
+//! Effects were validated against the same state, so the lookups here always succeed; if one
+//! did not (a bug), the effect is skipped rather than panicking the replica.
+
+use bytes::Bytes;
+use corral_proto::{Acl, Stat};
+
+use crate::node::{owner_kind, Node, OwnerKind};
+use crate::prep::{Ctx, Effect};
+use crate::{path, DataTree, WatchEvent, WatchTrigger};
+
+/// What an applied effect answers.
+pub(crate) enum Applied {
+    Created {
+        path: String,
+        stat: Stat,
+        with_stat: bool,
+    },
+    Deleted,
+    DataSet(Stat),
+    AclSet(Stat),
+    Checked,
+    /// Unreachable in a consistent tree; see the module docs.
+    Skipped,
+}
+
+impl DataTree {
+    pub(crate) fn commit(
+        &mut self,
+        ctx: &Ctx<'_>,
+        effect: Effect,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Applied {
+        let result = match effect {
+            Effect::Create {
+                path,
+                data,
+                acl,
+                owner,
+                parent_cversion,
+                with_stat,
+            } => self
+                .create_node(
+                    &path,
+                    data.as_ref(),
+                    acl,
+                    owner,
+                    parent_cversion,
+                    ctx,
+                    triggers,
+                )
+                .map(|stat| Applied::Created {
+                    path,
+                    stat,
+                    with_stat,
+                }),
+            Effect::Delete { path } => self
+                .delete_node(&path, ctx.zxid, triggers)
+                .then_some(Applied::Deleted),
+            Effect::SetData {
+                path,
+                data,
+                version,
+            } => self
+                .set_data(&path, data.as_ref(), version, ctx, triggers)
+                .map(Applied::DataSet),
+            Effect::SetAcl { path, acl, version } => {
+                self.set_acl(&path, acl, version).map(Applied::AclSet)
+            }
+            Effect::Check => Some(Applied::Checked),
+        };
+        debug_assert!(result.is_some(), "a validated effect failed to apply");
+        result.unwrap_or(Applied::Skipped)
+    }
+
+    fn trigger(&self, triggers: &mut Vec<WatchTrigger>, path: &str, event: WatchEvent, acl: u32) {
+        triggers.push(WatchTrigger {
+            path: path.to_owned(),
+            event,
+            acl: self.acls.get(acl),
+        });
+    }
+
+    /// `DataTree.createNode`. The parent's stored cversion and pzxid move only if the txn's
+    /// cversion is larger (so after 2^31 - 1 creations the counter sticks, as in ZooKeeper,
+    /// and the next sequential create under that parent meets NODEEXISTS).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create_node(
+        &mut self,
+        path: &str,
+        data: Option<&Bytes>,
+        acl: Vec<Acl>,
+        owner: i64,
+        parent_cversion: i32,
+        ctx: &Ctx<'_>,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Option<Stat> {
+        let parent_path = path::parent_of(path);
+        let parent_id = self.store.lookup(parent_path)?;
+        if self.store.lookup(path).is_some() {
+            return None;
+        }
+        let acl_id = self.acls.intern(acl);
+        let parent = self.store.get_mut(parent_id)?;
+        if parent_cversion > parent.cversion {
+            parent.cversion = parent_cversion;
+            parent.pzxid = ctx.zxid;
+        }
+        let parent_acl = parent.acl;
+        let node = Node::new(
+            path,
+            data.map(|d| &d[..]),
+            acl_id,
+            owner,
+            ctx.zxid,
+            ctx.time_ms,
+        );
+        let Some(id) = self.store.insert(parent_id, node) else {
+            self.acls.release(acl_id);
+            return None;
+        };
+        self.data_bytes += (path.len() + data.map_or(0, Bytes::len)) as u64;
+        match owner_kind(owner, self.config.extended_types_enabled) {
+            OwnerKind::Container => {
+                self.containers.insert(id);
+            }
+            OwnerKind::Ttl => {
+                self.ttls.insert(id);
+            }
+            OwnerKind::Normal => self.sessions.add_ephemeral(owner, id),
+            OwnerKind::Void => {}
+        }
+        let stat = self.store.get(id)?.stat(self.config.extended_types_enabled);
+        self.trigger(triggers, path, WatchEvent::NodeCreated, acl_id);
+        self.trigger(
+            triggers,
+            path::watch_path(parent_path),
+            WatchEvent::NodeChildrenChanged,
+            parent_acl,
+        );
+        Some(stat)
+    }
+
+    /// `DataTree.deleteNode`: the parent's pzxid moves forward only.
+    pub(crate) fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> bool {
+        let parent_path = path::parent_of(path);
+        let (Some(parent_id), Some(id)) = (self.store.lookup(parent_path), self.store.lookup(path))
+        else {
+            return false;
+        };
+        let Some(node) = self.store.remove(parent_id, id) else {
+            return false;
+        };
+        let Some(parent) = self.store.get_mut(parent_id) else {
+            return false;
+        };
+        if zxid > parent.pzxid {
+            parent.pzxid = zxid;
+        }
+        let parent_acl = parent.acl;
+        self.data_bytes = self
+            .data_bytes
+            .saturating_sub((path.len() + node.data_len()) as u64);
+        match owner_kind(node.ephemeral_owner, self.config.extended_types_enabled) {
+            OwnerKind::Container => {
+                self.containers.remove(&id);
+            }
+            OwnerKind::Ttl => {
+                self.ttls.remove(&id);
+            }
+            OwnerKind::Normal => self.sessions.remove_ephemeral(node.ephemeral_owner, id),
+            OwnerKind::Void => {}
+        }
+        self.trigger(triggers, path, WatchEvent::NodeDeleted, node.acl);
+        self.trigger(
+            triggers,
+            path::watch_path(parent_path),
+            WatchEvent::NodeChildrenChanged,
+            parent_acl,
+        );
+        self.acls.release(node.acl);
+        true
+    }
+
+    /// `DataTree.setData`: data, mtime, mzxid and the version the txn carries.
+    pub(crate) fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<&Bytes>,
+        version: i32,
+        ctx: &Ctx<'_>,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Option<Stat> {
+        let id = self.store.lookup(path)?;
+        let extended = self.config.extended_types_enabled;
+        let node = self.store.get_mut(id)?;
+        let old_len = node.data_len();
+        node.set_data(data.map(|d| &d[..]));
+        node.mtime = ctx.time_ms;
+        node.mzxid = ctx.zxid;
+        node.version = version;
+        let stat = node.stat(extended);
+        let acl = node.acl;
+        self.data_bytes =
+            (self.data_bytes + data.map_or(0, Bytes::len) as u64).saturating_sub(old_len as u64);
+        self.trigger(triggers, path, WatchEvent::NodeDataChanged, acl);
+        Some(stat)
+    }
+
+    /// `DataTree.setACL`: the new list and the aversion the txn carries; no watch fires.
+    pub(crate) fn set_acl(&mut self, path: &str, acl: Vec<Acl>, version: i32) -> Option<Stat> {
+        let id = self.store.lookup(path)?;
+        let new_acl = self.acls.intern(acl);
+        let extended = self.config.extended_types_enabled;
+        let Some(node) = self.store.get_mut(id) else {
+            self.acls.release(new_acl);
+            return None;
+        };
+        let old_acl = node.acl;
+        node.acl = new_acl;
+        node.aversion = version;
+        let stat = node.stat(extended);
+        self.acls.release(old_acl);
+        Some(stat)
+    }
+}

@@ -296,7 +296,7 @@ mod tests {
         let auth = Acl::new(perms::ALL, "auth", "");
         let only_ip = [id("ip", "127.0.0.1"), id("super", "")];
         assert_eq!(
-            fixup(&p, &only_ip, &[auth.clone()]),
+            fixup(&p, &only_ip, std::slice::from_ref(&auth)),
             Err(ErrorCode::InvalidAcl)
         );
         let with_digest = [

@@ -140,3 +140,86 @@ impl Prep<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use corral_proto::records::CreateTtlRequest;
+    use corral_proto::response::Response;
+    use corral_proto::{Acl, ErrorCode, OpCode};
+
+    use crate::{DataTree, TreeConfig, Txn, TxnKind, WriteOp};
+
+    fn txn(session_id: i64, kind: TxnKind) -> Txn {
+        Txn {
+            session_id,
+            cxid: 0,
+            time_ms: 5,
+            kind,
+        }
+    }
+
+    fn seq(path: &str) -> TxnKind {
+        TxnKind::Write {
+            identities: vec![],
+            op: WriteOp::Create {
+                op: OpCode::Create,
+                request: CreateTtlRequest {
+                    path: path.into(),
+                    data: None,
+                    acl: vec![Acl::new(31, "world", "anyone")],
+                    flags: 2,
+                    ttl: -1,
+                },
+            },
+        }
+    }
+
+    /// At 2^31 - 1 the stored cversion stops moving (DataTree only raises it), so the suffix
+    /// sticks and the next sequential create meets NODEEXISTS; the parent's pzxid stays too.
+    #[test]
+    fn sequence_counter_overflow_sticks() {
+        let mut t = DataTree::new(TreeConfig::default());
+        let created = TxnKind::CreateSession {
+            timeout_ms: 1,
+            password: [0; 16],
+        };
+        assert!(t.apply(1, &txn(9, created)).result.is_ok());
+        assert!(t.apply(2, &txn(9, seq("/p"))).result.is_ok());
+        let p = t.store.lookup("/p0000000000").unwrap();
+        t.store.get_mut(p).unwrap().cversion = i32::MAX - 1;
+        let name = |r: Result<Response, ErrorCode>| match r {
+            Ok(Response::Create { path }) => path,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            name(t.apply(3, &txn(9, seq("/p0000000000/x"))).result),
+            "/p0000000000/x2147483646"
+        );
+        assert_eq!(
+            name(t.apply(4, &txn(9, seq("/p0000000000/x"))).result),
+            "/p0000000000/x2147483647"
+        );
+        let stat = t.stat("/p0000000000").unwrap();
+        assert_eq!(
+            (stat.pzxid, stat.num_children),
+            (3, 2),
+            "the wrapped create moved nothing"
+        );
+        assert_eq!(stat.cversion, i32::MAX.wrapping_mul(2).wrapping_sub(2));
+        assert_eq!(
+            t.apply(5, &txn(9, seq("/p0000000000/x"))).result,
+            Err(ErrorCode::NodeExists)
+        );
+        // a plain create still works; the counter and pzxid no longer move
+        let mut plain = seq("/p0000000000/y");
+        if let TxnKind::Write {
+            op: WriteOp::Create { request, .. },
+            ..
+        } = &mut plain
+        {
+            request.flags = 0;
+        }
+        assert!(t.apply(6, &txn(9, plain)).result.is_ok());
+        assert_eq!(t.stat("/p0000000000").unwrap().pzxid, 3);
+    }
+}

@@ -64,7 +64,6 @@ pub struct TreeConfig {
     pub skip_acl: bool,
 }
 
-
 /// The kind of change a watch can observe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WatchEvent {

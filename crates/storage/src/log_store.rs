@@ -154,6 +154,9 @@ struct Mem<C: RaftTypeConfig> {
     cache: EntryCache<C::Entry>,
     /// Log id of the last entry present (not counting the purge point).
     last_log_id: Option<LogIdOf<C>>,
+    /// Index of the first entry present, when `last_log_id` is `Some`. A log that was never
+    /// purged may start anywhere (openraft starts at 0 or after an installed snapshot).
+    first_present: u64,
     /// Vote, committed and purge point as the store currently sees them.
     state: PersistedState<C>,
 }
@@ -162,6 +165,14 @@ impl<C: RaftTypeConfig> Mem<C> {
     /// First index that has not been purged.
     fn purged_end(&self) -> u64 {
         self.state.purged.as_ref().map(|p| p.index() + 1).unwrap_or(0)
+    }
+
+    /// First index present, or `end_index()` if the log holds no entry.
+    fn start_index(&self) -> u64 {
+        match &self.last_log_id {
+            Some(_) => self.first_present.max(self.purged_end()),
+            None => self.end_index(),
+        }
     }
 
     /// One past the last entry present, or the purge end if there is none.
@@ -230,7 +241,7 @@ where
             Bound::Excluded(x) => *x,
             Bound::Unbounded => u64::MAX,
         };
-        (lo.max(mem.purged_end()), hi.min(mem.end_index()))
+        (lo.max(mem.start_index()), hi.min(mem.end_index()))
     }
 
     fn read_range(&self, range: &impl RangeBounds<u64>) -> Result<Vec<C::Entry>> {
@@ -327,6 +338,7 @@ where
             mem: RwLock::new(Mem {
                 cache: recovered.cache,
                 last_log_id: recovered.last_log_id,
+                first_present: recovered.first_present,
                 state: recovered.state,
             }),
             disk,
@@ -422,6 +434,9 @@ where
 
         {
             let mut mem = self.shared.mem.write();
+            if mem.last_log_id.is_none() {
+                mem.first_present = first_index;
+            }
             for (entry, record) in entries.into_iter().zip(&records) {
                 mem.last_log_id = Some(entry.log_id());
                 mem.cache.push(record.index, entry, framed_len(record.payload.len()) as u64);

@@ -52,6 +52,8 @@ pub(crate) struct Recovered<C: RaftTypeConfig> {
     pub(crate) table: SegmentTable,
     pub(crate) cache: EntryCache<C::Entry>,
     pub(crate) last_log_id: Option<LogIdOf<C>>,
+    /// Index of the first entry present (meaningful when `last_log_id` is `Some`).
+    pub(crate) first_present: u64,
     pub(crate) state: PersistedState<C>,
     /// One past the last entry (or the first index after the purge point).
     pub(crate) end_index: u64,
@@ -178,10 +180,17 @@ where
             state.committed = last_log_id.clone().or_else(|| state.purged.clone());
         }
     }
+    let first_present = table
+        .segments
+        .first()
+        .map(|s| s.first_index)
+        .unwrap_or(0)
+        .max(purged_end.unwrap_or(0));
     Ok(Recovered {
         table,
         cache,
         last_log_id,
+        first_present,
         state,
         end_index,
     })

@@ -1,1 +1,4 @@
-//! placeholder
+//! Integration tests of `corral-storage`, in one binary to keep link time down.
+
+mod common;
+mod suite;

@@ -53,9 +53,10 @@ pub fn normal(term: u64, index: u64, data: &str) -> Entry {
     Entry::new_normal(log_id(term, index), data.to_string())
 }
 
-/// Entries `lo..hi` with payloads big enough (~100 bytes) to spread over small segments.
+/// Entries `lo..hi` with payloads big enough (~330 bytes: a dozen per 4 KiB segment) to
+/// spread over small segments.
 pub fn entries(term: u64, lo: u64, hi: u64) -> Vec<Entry> {
-    (lo..hi).map(|i| normal(term, i, &format!("entry-{i}-{}", "x".repeat(80)))).collect()
+    (lo..hi).map(|i| normal(term, i, &format!("entry-{i}-{}", "x".repeat(300)))).collect()
 }
 
 /// Small segments and a tiny cache, so tests cross segment boundaries and read from disk.
@@ -111,6 +112,18 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// A temporary directory, on tmpfs when available so fsync-heavy tests stay fast. Set
+/// `CORRAL_STORAGE_TEST_DISK=1` to run on the default (real disk) temp directory instead.
+pub fn tempdir() -> TempDir {
+    let shm = Path::new("/dev/shm");
+    if std::env::var_os("CORRAL_STORAGE_TEST_DISK").is_none() && shm.is_dir() {
+        if let Ok(dir) = tempfile::tempdir_in(shm) {
+            return dir;
+        }
+    }
+    tempfile::tempdir().expect("tempdir")
 }
 
 pub fn init_tracing() {
@@ -250,7 +263,7 @@ pub struct Builder {
 
 impl openraft::testing::log::StoreBuilder<TestConfig, Store, TestStateMachine, TempDir> for Builder {
     async fn build(&self) -> Result<(TempDir, Store, TestStateMachine), StorageError<TestConfig>> {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempdir();
         let mut config = small_config(&dir.path().join("log"));
         if self.tiny {
             // Every read beyond the unwritten tail goes to disk.

@@ -3,3 +3,5 @@
 mod common;
 mod suite;
 mod recovery;
+mod faults;
+mod group_commit;

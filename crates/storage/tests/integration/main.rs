@@ -5,3 +5,5 @@ mod suite;
 mod recovery;
 mod faults;
 mod group_commit;
+mod snapshot;
+mod fuzz;

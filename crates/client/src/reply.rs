@@ -74,9 +74,11 @@ pub enum WireEvent {
     Notification(Notification),
 }
 
-/// The receiving end of a connection's notifications, in wire order. Unread notifications
-/// count against `ConnectOptions::notifications_queued_max`; dropping this receiver discards
-/// every later notification instead.
+/// The receiving end of a connection's notifications, in wire order. A notification that
+/// arrived before a reply is already here when that reply is handed to its caller, so after
+/// awaiting a reply `try_recv` sees every notification the server sent ahead of it. Unread
+/// notifications count against `ConnectOptions::notifications_queued_max`; dropping this
+/// receiver discards every later notification instead.
 #[derive(Debug)]
 pub struct Notifications {
     pub(crate) receiver: mpsc::UnboundedReceiver<Notification>,

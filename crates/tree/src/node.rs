@@ -120,9 +120,13 @@ impl Node {
     }
 
     pub(crate) fn path(&self) -> &str {
-        let end = HEADER_BYTES + self.path_len();
         // Built from a `&str` in `pack`, so always valid UTF-8.
-        std::str::from_utf8(&self.buf[HEADER_BYTES..end]).unwrap_or_default()
+        std::str::from_utf8(self.path_bytes()).unwrap_or_default()
+    }
+
+    /// The path without the UTF-8 check (index probes compare bytes).
+    pub(crate) fn path_bytes(&self) -> &[u8] {
+        &self.buf[HEADER_BYTES..HEADER_BYTES + self.path_len()]
     }
 
     pub(crate) fn data(&self) -> Option<&[u8]> {

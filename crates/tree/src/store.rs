@@ -54,7 +54,12 @@ impl Store {
         let hash = self.hasher.hash_one(path);
         let slots = &self.slots;
         self.index
-            .find(hash, |&id| slot_path(slots, id) == Some(path))
+            .find(hash, |&id| {
+                slots
+                    .get(id as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|n| n.path_bytes() == path.as_bytes())
+            })
             .copied()
     }
 

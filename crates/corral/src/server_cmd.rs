@@ -1,0 +1,92 @@
+//! `corral server`: loads the configuration as zkServer.sh would hand it to ZooKeeper and runs
+//! in the foreground until SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use corral_server::config::parse_jvm_flags;
+use corral_server::ServerConfig;
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// A ZooKeeper zoo.cfg.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// The zoo.cfg as a positional argument, as QuorumPeerMain takes it.
+    #[arg(conflicts_with = "config")]
+    config_file: Option<PathBuf>,
+    /// A Java system property ZooKeeper reads, e.g. `-D zookeeper.extendedTypesEnabled=true`.
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    define: Vec<String>,
+    /// Log filter (tracing's RUST_LOG syntax); RUST_LOG wins when set.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging(&args.log);
+    let mut properties = Vec::new();
+    for var in ["JVMFLAGS", "SERVER_JVMFLAGS"] {
+        if let Ok(flags) = std::env::var(var) {
+            properties.extend(parse_jvm_flags(&flags));
+        }
+    }
+    for define in &args.define {
+        let (name, value) = define.split_once('=').unwrap_or((define.as_str(), ""));
+        properties.push((name.to_owned(), value.to_owned()));
+    }
+    let config_path = args.config.or(args.config_file);
+    let mut config =
+        ServerConfig::load(config_path.as_deref(), &properties).context("invalid configuration")?;
+    config.server_id = read_myid(&config.data_dir)?.unwrap_or(config.server_id);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let server = corral_server::start(config).await?;
+    tracing::info!(addr = %server.local_addr, "corral is ready");
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
+    }
+    Ok(())
+}
+
+/// `dataDir/myid`, as ZooKeeper reads it (a number on the first line).
+fn read_myid(data_dir: &std::path::Path) -> anyhow::Result<Option<u64>> {
+    let path = data_dir.join("myid");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let id = text
+                .trim()
+                .parse::<u64>()
+                .with_context(|| format!("{}: not a server id", path.display()))?;
+            Ok(Some(id))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,256 @@
+//! The part of a connection other tasks may touch: its outbound queue, its identities and the
+//! count of its writes still in the log. The state machine uses it to answer writes and deliver
+//! watch events in apply order; the connection task uses it to hold reads back until earlier
+//! writes of the same connection have been answered.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use corral_proto::frame::{begin_frame, finish_frame};
+use corral_proto::response::{encode_notification, encode_reply, Response};
+use corral_proto::{ErrorCode, Id};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, Notify};
+
+use crate::stats::ServerStats;
+use std::sync::Arc;
+
+/// Bytes a connection may have queued for sending before it is considered stuck and closed.
+/// A client that stops reading while watches fire must not grow the server's memory without
+/// bound.
+pub const OUTBOUND_QUEUED_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+pub type ConnectionId = u64;
+
+/// Something for the writer task.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(Bytes),
+    /// Flush what came before, then close the socket.
+    Close,
+}
+
+/// Per-connection counters shown by `cons` / `stat`.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    pub packets_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub last_cxid: AtomicI64,
+    pub last_zxid: AtomicI64,
+    pub last_op: Mutex<&'static str>,
+    pub last_latency_ms: AtomicU64,
+    pub min_latency_ms: AtomicU64,
+    pub max_latency_ms: AtomicU64,
+    pub total_latency_ms: AtomicU64,
+    pub latency_count: AtomicU64,
+}
+
+impl ConnectionStats {
+    pub fn record_latency(&self, latency_ms: u64) {
+        self.last_latency_ms.store(latency_ms, Ordering::Relaxed);
+        self.max_latency_ms.fetch_max(latency_ms, Ordering::Relaxed);
+        let count = self.latency_count.fetch_add(1, Ordering::Relaxed);
+        if count == 0 {
+            self.min_latency_ms.store(latency_ms, Ordering::Relaxed);
+        } else {
+            self.min_latency_ms.fetch_min(latency_ms, Ordering::Relaxed);
+        }
+        self.total_latency_ms
+            .fetch_add(latency_ms, Ordering::Relaxed);
+    }
+
+    pub fn reset(&self) {
+        for counter in [
+            &self.packets_received,
+            &self.packets_sent,
+            &self.last_latency_ms,
+            &self.min_latency_ms,
+            &self.max_latency_ms,
+            &self.total_latency_ms,
+            &self.latency_count,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct ConnectionHandle {
+    pub id: ConnectionId,
+    pub peer: SocketAddr,
+    pub established: Instant,
+    outbound: mpsc::UnboundedSender<Outbound>,
+    queued_bytes: AtomicUsize,
+    /// Writes submitted to the log and not yet answered by the state machine.
+    outstanding_writes: AtomicUsize,
+    writes_done: Notify,
+    /// Authenticated identities; always starts with `ip:<address>`.
+    identities: RwLock<Vec<Id>>,
+    /// 0 until the session is established.
+    session_id: AtomicI64,
+    pub session_timeout_ms: AtomicI64,
+    /// Whether the client sent the optional readOnly byte (then replies carry it too).
+    pub echo_read_only: AtomicBool,
+    closed: AtomicBool,
+    pub stats: ConnectionStats,
+    server_stats: Arc<ServerStats>,
+}
+
+impl ConnectionHandle {
+    pub fn new(
+        id: ConnectionId,
+        peer: SocketAddr,
+        outbound: mpsc::UnboundedSender<Outbound>,
+        server_stats: Arc<ServerStats>,
+    ) -> ConnectionHandle {
+        let ip_id = Id {
+            scheme: "ip".to_owned(),
+            id: peer.ip().to_string(),
+        };
+        ConnectionHandle {
+            id,
+            peer,
+            established: Instant::now(),
+            outbound,
+            queued_bytes: AtomicUsize::new(0),
+            outstanding_writes: AtomicUsize::new(0),
+            writes_done: Notify::new(),
+            identities: RwLock::new(vec![ip_id]),
+            session_id: AtomicI64::new(0),
+            session_timeout_ms: AtomicI64::new(0),
+            echo_read_only: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            stats: ConnectionStats::default(),
+            server_stats,
+        }
+    }
+
+    pub fn session_id(&self) -> i64 {
+        self.session_id.load(Ordering::Acquire)
+    }
+
+    pub fn set_session_id(&self, session_id: i64) {
+        self.session_id.store(session_id, Ordering::Release);
+    }
+
+    pub fn identities(&self) -> Vec<Id> {
+        self.identities.read().clone()
+    }
+
+    pub fn with_identities<R>(&self, f: impl FnOnce(&[Id]) -> R) -> R {
+        f(&self.identities.read())
+    }
+
+    pub fn add_identity(&self, id: Id) {
+        let mut ids = self.identities.write();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Queues one complete frame (length prefix included).
+    pub fn send_frame(&self, frame: Bytes) {
+        if self.is_closed() {
+            return;
+        }
+        let queued = self.queued_bytes.fetch_add(frame.len(), Ordering::AcqRel) + frame.len();
+        if queued > OUTBOUND_QUEUED_BYTES_MAX {
+            tracing::warn!(
+                connection = self.id,
+                peer = %self.peer,
+                queued,
+                "closing a connection that does not read its replies"
+            );
+            self.close();
+            return;
+        }
+        self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+        self.server_stats
+            .packets_sent
+            .fetch_add(1, Ordering::Relaxed);
+        if self.outbound.send(Outbound::Frame(frame)).is_err() {
+            self.closed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Called by the writer once a frame is on the socket.
+    pub fn frame_written(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Closes after what is queued has been written.
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.outbound.send(Outbound::Close);
+            // Wake a reader that waits on writes that will now never be answered.
+            self.writes_done.notify_waiters();
+        }
+    }
+
+    pub fn send_reply(&self, xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) {
+        let mut out = BytesMut::with_capacity(64);
+        let start = begin_frame(&mut out);
+        encode_reply(xid, zxid, result, &mut out);
+        finish_frame(&mut out, start);
+        self.stats.last_zxid.store(zxid, Ordering::Relaxed);
+        self.send_frame(out.freeze());
+    }
+
+    pub fn send_notification(&self, zxid: i64, event_type: i32, path: &str) {
+        let mut out = BytesMut::with_capacity(32 + path.len());
+        let start = begin_frame(&mut out);
+        encode_notification(zxid, event_type, path, &mut out);
+        finish_frame(&mut out, start);
+        self.send_frame(out.freeze());
+    }
+
+    pub fn write_submitted(&self) {
+        self.outstanding_writes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Called by the state machine after it queued the reply of one of this connection's writes.
+    pub fn write_answered(&self) {
+        let before = self.outstanding_writes.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0, "a write answered that was never submitted");
+        self.writes_done.notify_waiters();
+    }
+
+    pub fn outstanding_writes(&self) -> usize {
+        self.outstanding_writes.load(Ordering::Acquire)
+    }
+
+    /// Waits until every write this connection submitted has been answered (or it closed).
+    pub async fn wait_writes_answered(&self) {
+        loop {
+            let notified = self.writes_done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.outstanding_writes() == 0 || self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until at most `limit` writes are outstanding (backpressure on a pipelining client).
+    pub async fn wait_outstanding_at_most(&self, limit: usize) {
+        loop {
+            let notified = self.writes_done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.outstanding_writes() <= limit || self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

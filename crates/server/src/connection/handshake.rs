@@ -1,0 +1,126 @@
+//! The ConnectRequest: new session (a `CreateSession` txn through the log, answered by the
+//! state machine when it applies) or re-attach of a live session by id and password (answered
+//! here). See protocol fact sheet §3.3 for the order of checks.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use corral_proto::connect::{ConnectRequest, ConnectResponse, PASSWORD_BYTES};
+use corral_proto::frame::{begin_frame, finish_frame};
+use corral_tree::{Txn, TxnKind};
+use rand::RngCore;
+
+use super::handle::ConnectionHandle;
+use super::Closed;
+use crate::core::wall_clock_ms;
+use crate::server::Context;
+
+pub async fn run(
+    frame: &[u8],
+    handle: &Arc<ConnectionHandle>,
+    ctx: &Context,
+) -> Result<(), Closed> {
+    let request =
+        ConnectRequest::decode(frame).map_err(|_| Closed::Server("malformed ConnectRequest"))?;
+    let echo_read_only = request.read_only.is_some();
+    handle
+        .echo_read_only
+        .store(echo_read_only, Ordering::Release);
+    let core = &ctx.core;
+    let last_zxid = core.last_zxid();
+    if request.last_zxid_seen > last_zxid {
+        tracing::info!(
+            peer = %handle.peer,
+            client_zxid = format_args!("0x{:x}", request.last_zxid_seen),
+            server_zxid = format_args!("0x{:x}", last_zxid),
+            "refusing a client that has seen a newer zxid than this server"
+        );
+        return Err(Closed::Server("client is ahead of this server"));
+    }
+    let timeout_ms = request.timeout_ms.clamp(
+        core.config.min_session_timeout_ms,
+        core.config.max_session_timeout_ms,
+    );
+    handle
+        .session_timeout_ms
+        .store(i64::from(timeout_ms), Ordering::Relaxed);
+    if request.session_id == 0 {
+        create_session(timeout_ms, handle, ctx).await
+    } else {
+        reattach_session(&request, timeout_ms, handle, ctx)
+    }
+}
+
+async fn create_session(
+    timeout_ms: i32,
+    handle: &Arc<ConnectionHandle>,
+    ctx: &Context,
+) -> Result<(), Closed> {
+    let mut password = [0u8; PASSWORD_BYTES];
+    rand::thread_rng().fill_bytes(&mut password);
+    let txn = Txn {
+        session_id: ctx.core.session_ids.allocate(),
+        cxid: 0,
+        time_ms: wall_clock_ms(),
+        kind: TxnKind::CreateSession {
+            timeout_ms,
+            password,
+        },
+    };
+    ctx.submit(handle, txn).await?;
+    handle.wait_writes_answered().await;
+    if handle.is_closed() || handle.session_id() == 0 {
+        return Err(Closed::Server("session could not be created"));
+    }
+    Ok(())
+}
+
+fn reattach_session(
+    request: &ConnectRequest,
+    timeout_ms: i32,
+    handle: &Arc<ConnectionHandle>,
+    ctx: &Context,
+) -> Result<(), Closed> {
+    let core = &ctx.core;
+    let session_id = request.session_id;
+    let echo = handle.echo_read_only.load(Ordering::Acquire);
+    let known = core.tree.read().session(session_id);
+    let password_ok = match (&known, &request.password) {
+        (Some(info), Some(given)) => given.as_ref() == info.password.as_slice(),
+        _ => false,
+    };
+    if !password_ok || !core.sessions.touch(session_id) {
+        tracing::debug!(
+            session = format_args!("0x{session_id:x}"),
+            "re-attach refused: unknown, expired or wrong password"
+        );
+        send_connect_response(handle, &ConnectResponse::invalid_session(echo));
+        return Err(Closed::Server("invalid session"));
+    }
+    let Some(info) = known else {
+        return Err(Closed::Server("invalid session"));
+    };
+    core.sessions.set_timeout(session_id, timeout_ms);
+    if let Some(old) = core.connections.bind_session(session_id, handle.id) {
+        old.close();
+    }
+    handle.set_session_id(session_id);
+    let response = ConnectResponse {
+        protocol_version: 0,
+        timeout_ms,
+        session_id,
+        password: Some(Bytes::copy_from_slice(&info.password)),
+        read_only: echo.then_some(false),
+    };
+    send_connect_response(handle, &response);
+    Ok(())
+}
+
+fn send_connect_response(handle: &ConnectionHandle, response: &ConnectResponse) {
+    let mut out = BytesMut::with_capacity(64);
+    let start = begin_frame(&mut out);
+    response.encode(&mut out);
+    finish_frame(&mut out, start);
+    handle.send_frame(out.freeze());
+}

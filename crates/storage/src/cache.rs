@@ -79,7 +79,9 @@ impl<E> EntryCache<E> {
 
     /// Evict oldest entries while over budget, but only those below `written_end`.
     pub(crate) fn evict(&mut self, written_end: u64) {
-        while self.bytes > self.bytes_max && self.first_index().is_some_and(|first| first < written_end) {
+        while self.bytes > self.bytes_max
+            && self.first_index().is_some_and(|first| first < written_end)
+        {
             self.pop_front();
         }
     }

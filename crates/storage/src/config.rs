@@ -84,7 +84,9 @@ impl LogStoreConfig {
             )));
         }
         if self.writer_queue_commands_max == 0 {
-            return Err(Error::Config("writer_queue_commands_max must be at least 1".into()));
+            return Err(Error::Config(
+                "writer_queue_commands_max must be at least 1".into(),
+            ));
         }
         Ok(())
     }

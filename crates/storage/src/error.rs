@@ -150,7 +150,9 @@ impl From<Error> for io::Error {
         let kind = match &err {
             Error::Io { source, .. } => source.kind(),
             Error::Corrupt { .. } | Error::MissingSegment { .. } => io::ErrorKind::InvalidData,
-            Error::UnknownVersion { .. } | Error::MissingVersion { .. } => io::ErrorKind::Unsupported,
+            Error::UnknownVersion { .. } | Error::MissingVersion { .. } => {
+                io::ErrorKind::Unsupported
+            }
             Error::InvalidOperation(_) | Error::Config(_) => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::Other,
         };

@@ -55,7 +55,10 @@ impl fmt::Debug for Faults {
         f.debug_struct("Faults")
             .field("fail_syncs", &self.fail_syncs.load(Ordering::Relaxed))
             .field("short_writes", &self.short_writes.load(Ordering::Relaxed))
-            .field("file_sync_count", &self.file_sync_count.load(Ordering::Relaxed))
+            .field(
+                "file_sync_count",
+                &self.file_sync_count.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -155,7 +158,9 @@ struct FaultFile {
 
 impl fmt::Debug for FaultFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FaultFile").field("name", &self.name).finish()
+        f.debug_struct("FaultFile")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

@@ -17,11 +17,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::type_config::alias::LogIdOf;
-use openraft::type_config::alias::VoteOf;
 use openraft::entry::RaftEntry;
 use openraft::storage::IOFlushed;
 use openraft::storage::RaftLogStorage;
+use openraft::type_config::alias::LogIdOf;
+use openraft::type_config::alias::VoteOf;
 use openraft::LogState;
 use openraft::OptionalSend;
 use openraft::RaftLogReader;
@@ -80,10 +80,13 @@ where
     C::Vote: Serialize + DeserializeOwned,
 {
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        let bytes = postcard::to_allocvec(&(&self.vote, &self.committed, &self.purged)).map_err(|e| Error::Encode {
-            what: "raft state",
-            reason: e.to_string(),
-        })?;
+        let bytes =
+            postcard::to_allocvec(&(&self.vote, &self.committed, &self.purged)).map_err(|e| {
+                Error::Encode {
+                    what: "raft state",
+                    reason: e.to_string(),
+                }
+            })?;
         if bytes.len() > STATE_PAYLOAD_BYTES_MAX {
             return Err(Error::Encode {
                 what: "raft state",
@@ -95,10 +98,13 @@ where
 
     pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
         type Wire<C> = (Option<VoteOf<C>>, Option<LogIdOf<C>>, Option<LogIdOf<C>>);
-        let ((vote, committed, purged), rest) =
-            postcard::take_from_bytes::<Wire<C>>(bytes).map_err(|e| format!("cannot decode raft state: {e}"))?;
+        let ((vote, committed, purged), rest) = postcard::take_from_bytes::<Wire<C>>(bytes)
+            .map_err(|e| format!("cannot decode raft state: {e}"))?;
         if !rest.is_empty() {
-            return Err(format!("{} trailing bytes after the raft state", rest.len()));
+            return Err(format!(
+                "{} trailing bytes after the raft state",
+                rest.len()
+            ));
         }
         Ok(PersistedState {
             vote,
@@ -114,8 +120,8 @@ where
     C: RaftTypeConfig,
     C::Entry: DeserializeOwned,
 {
-    let (entry, rest) =
-        postcard::take_from_bytes::<C::Entry>(payload).map_err(|e| format!("cannot decode entry: {e}"))?;
+    let (entry, rest) = postcard::take_from_bytes::<C::Entry>(payload)
+        .map_err(|e| format!("cannot decode entry: {e}"))?;
     if !rest.is_empty() {
         return Err(format!("{} trailing bytes after the entry", rest.len()));
     }
@@ -164,7 +170,11 @@ struct Mem<C: RaftTypeConfig> {
 impl<C: RaftTypeConfig> Mem<C> {
     /// First index that has not been purged.
     fn purged_end(&self) -> u64 {
-        self.state.purged.as_ref().map(|p| p.index() + 1).unwrap_or(0)
+        self.state
+            .purged
+            .as_ref()
+            .map(|p| p.index() + 1)
+            .unwrap_or(0)
     }
 
     /// First index present, or `end_index()` if the log holds no entry.
@@ -206,13 +216,17 @@ where
         if lo < split {
             let table = self.disk.table.read();
             table.read_payloads(lo, split, |index, payload, path, offset| {
-                let entry = decode_entry::<C>(payload)
-                    .map_err(|reason| Error::corrupt(path, offset, format!("entry {index}: {reason}")))?;
+                let entry = decode_entry::<C>(payload).map_err(|reason| {
+                    Error::corrupt(path, offset, format!("entry {index}: {reason}"))
+                })?;
                 if entry.index() != index {
                     return Err(Error::corrupt(
                         path,
                         offset,
-                        format!("record holds entry {} where entry {index} belongs", entry.index()),
+                        format!(
+                            "record holds entry {} where entry {index} belongs",
+                            entry.index()
+                        ),
                     ));
                 }
                 out.push(entry);
@@ -220,10 +234,9 @@ where
             })?;
         }
         for index in split..hi {
-            let (entry, _) = mem
-                .cache
-                .get(index)
-                .ok_or_else(|| Error::InvalidOperation(format!("log entry {index} is neither cached nor on disk")))?;
+            let (entry, _) = mem.cache.get(index).ok_or_else(|| {
+                Error::InvalidOperation(format!("log entry {index} is neither cached nor on disk"))
+            })?;
             out.push(entry.clone());
         }
         Ok(out)
@@ -296,7 +309,9 @@ impl<C: RaftTypeConfig> Clone for LogReader<C> {
 
 impl<C: RaftTypeConfig> fmt::Debug for LogStore<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogStore").field("writer", &self.writer).finish_non_exhaustive()
+        f.debug_struct("LogStore")
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -374,7 +389,10 @@ where
         }
     }
 
-    async fn barrier(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Command) -> Result<()> {
+    async fn barrier(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<()>>) -> Command,
+    ) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.writer.send(make(tx))?;
         rx.await.map_err(|_| Error::WriterStopped)?
@@ -439,7 +457,8 @@ where
             }
             for (entry, record) in entries.into_iter().zip(&records) {
                 mem.last_log_id = Some(entry.log_id());
-                mem.cache.push(record.index, entry, framed_len(record.payload.len()) as u64);
+                mem.cache
+                    .push(record.index, entry, framed_len(record.payload.len()) as u64);
             }
             let written_end = self.shared.disk.written_end.load(Ordering::SeqCst);
             mem.cache.evict(written_end);
@@ -474,18 +493,28 @@ where
                 prev.last().map(|e| e.log_id())
             };
         }
-        self.barrier(|reply| Command::TruncateFrom { index, reply }).await
+        self.barrier(|reply| Command::TruncateFrom { index, reply })
+            .await
     }
 
     async fn purge_upto(&mut self, log_id: LogIdOf<C>) -> Result<()> {
         self.check_poison()?;
         let state = {
             let mut mem = self.shared.mem.write();
-            if mem.state.purged.as_ref().is_some_and(|p| p.index() >= log_id.index()) {
+            if mem
+                .state
+                .purged
+                .as_ref()
+                .is_some_and(|p| p.index() >= log_id.index())
+            {
                 return Ok(());
             }
             mem.cache.drop_below(log_id.index() + 1);
-            if mem.last_log_id.as_ref().is_some_and(|l| l.index() <= log_id.index()) {
+            if mem
+                .last_log_id
+                .as_ref()
+                .is_some_and(|l| l.index() <= log_id.index())
+            {
                 mem.last_log_id = None;
             }
             mem.state.purged = Some(log_id.clone());
@@ -508,7 +537,8 @@ where
             state.vote = Some(vote.clone());
             state.encode()?
         };
-        self.barrier(|reply| Command::SaveState { state, reply }).await?;
+        self.barrier(|reply| Command::SaveState { state, reply })
+            .await?;
         self.shared.mem.write().state.vote = Some(vote.clone());
         Ok(())
     }
@@ -557,7 +587,10 @@ where
     async fn get_log_state(&mut self) -> io::Result<LogState<C>> {
         let mem = self.shared.mem.read();
         let last_purged_log_id = mem.state.purged.clone();
-        let last_log_id = mem.last_log_id.clone().or_else(|| last_purged_log_id.clone());
+        let last_log_id = mem
+            .last_log_id
+            .clone()
+            .or_else(|| last_purged_log_id.clone());
         Ok(LogState {
             last_purged_log_id,
             last_log_id,

@@ -169,15 +169,24 @@ mod tests {
         let rest = &buf[total_bytes..];
         assert!(matches!(
             decode_record(rest, RECORD_BYTES_MAX).unwrap(),
-            Decoded::Record { payload: b"world!", .. }
+            Decoded::Record {
+                payload: b"world!",
+                ..
+            }
         ));
     }
 
     #[test]
     fn zeros_are_end_of_data() {
         assert_eq!(decode_record(&[], RECORD_BYTES_MAX), Ok(Decoded::EndOfData));
-        assert_eq!(decode_record(&[0; 3], RECORD_BYTES_MAX), Ok(Decoded::EndOfData));
-        assert_eq!(decode_record(&[0; 100], RECORD_BYTES_MAX), Ok(Decoded::EndOfData));
+        assert_eq!(
+            decode_record(&[0; 3], RECORD_BYTES_MAX),
+            Ok(Decoded::EndOfData)
+        );
+        assert_eq!(
+            decode_record(&[0; 100], RECORD_BYTES_MAX),
+            Ok(Decoded::EndOfData)
+        );
     }
 
     #[test]

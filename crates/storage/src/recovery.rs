@@ -18,8 +18,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use openraft::type_config::alias::LogIdOf;
 use openraft::entry::RaftEntry;
+use openraft::type_config::alias::LogIdOf;
 use openraft::RaftTypeConfig;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -75,11 +75,15 @@ where
     C::Vote: Serialize + DeserializeOwned,
 {
     let dir = config.dir.as_path();
-    vfs.create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    vfs.create_dir_all(dir)
+        .map_err(|e| Error::io("create directory", dir, e))?;
     version::check_or_init(&**vfs, dir, is_log_file)?;
     let names = vfs.list(dir).map_err(|e| Error::io("list", dir, e))?;
 
-    for name in names.iter().filter(|n| n.ends_with(".tmp") && is_log_file(n)) {
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".tmp") && is_log_file(n))
+    {
         remove_if_exists(&**vfs, &dir.join(name))?;
     }
 
@@ -96,7 +100,10 @@ where
     let mut live_from = 0;
     if let Some(purged_end) = purged_end {
         for i in 1..segments.len() {
-            if segments.get(i).is_some_and(|(first, _)| *first <= purged_end) {
+            if segments
+                .get(i)
+                .is_some_and(|(first, _)| *first <= purged_end)
+            {
                 live_from = i;
             }
         }
@@ -121,17 +128,15 @@ where
                     next_first_index: *first_index,
                 })
             }
-            Some((prev_end, prev_path)) if first_index < prev_end => {
-                return Err(Error::corrupt(
-                    &path,
-                    0,
-                    format!(
-                        "segment starts at index {first_index} but {} already holds entries up to {}",
-                        prev_path.display(),
-                        prev_end - 1
-                    ),
-                ))
-            }
+            Some((prev_end, prev_path)) if first_index < prev_end => return Err(Error::corrupt(
+                &path,
+                0,
+                format!(
+                    "segment starts at index {first_index} but {} already holds entries up to {}",
+                    prev_path.display(),
+                    prev_end - 1
+                ),
+            )),
             Some(_) => {}
             None => {
                 if let Some(purged_end) = purged_end.filter(|end| first_index > end) {
@@ -164,7 +169,8 @@ where
             tracing::info!(file = %dir.join(name).display(), "removing log segment below the purge point");
             remove_if_exists(&**vfs, &dir.join(name))?;
         }
-        vfs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+        vfs.sync_dir(dir)
+            .map_err(|e| Error::io("fsync directory", dir, e))?;
     }
 
     let log_end = table.segments.last().map(|s| s.end_index()).unwrap_or(0);
@@ -205,9 +211,15 @@ where
         return Ok(PersistedState::default());
     }
     let path = dir.join(STATE_FILE_NAME);
-    let bytes = read_whole(vfs, &path, (STATE_HEADER_BYTES + STATE_PAYLOAD_BYTES_MAX) as u64)?;
-    let payload = decode_state_file(&bytes).map_err(|(offset, reason)| Error::corrupt(&path, offset, reason))?;
-    PersistedState::decode(payload).map_err(|reason| Error::corrupt(&path, STATE_HEADER_BYTES as u64, reason))
+    let bytes = read_whole(
+        vfs,
+        &path,
+        (STATE_HEADER_BYTES + STATE_PAYLOAD_BYTES_MAX) as u64,
+    )?;
+    let payload = decode_state_file(&bytes)
+        .map_err(|(offset, reason)| Error::corrupt(&path, offset, reason))?;
+    PersistedState::decode(payload)
+        .map_err(|reason| Error::corrupt(&path, STATE_HEADER_BYTES as u64, reason))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -230,7 +242,11 @@ where
         .map_err(|e| Error::io("open", path, e))?;
     let file_len = file.len_bytes().map_err(|e| Error::io("stat", path, e))?;
     if file_len > SEGMENT_FILE_BYTES_MAX {
-        return Err(Error::corrupt(path, 0, format!("segment is {file_len} bytes, over {SEGMENT_FILE_BYTES_MAX}")));
+        return Err(Error::corrupt(
+            path,
+            0,
+            format!("segment is {file_len} bytes, over {SEGMENT_FILE_BYTES_MAX}"),
+        ));
     }
     let mut bytes = vec![0u8; file_len as usize];
     read_exact_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", path, e))?;
@@ -240,7 +256,10 @@ where
         return Err(Error::corrupt(
             path,
             16,
-            format!("header names first index {} but the file name says {first_index}", scan.first_index),
+            format!(
+                "header names first index {} but the file name says {first_index}",
+                scan.first_index
+            ),
         ));
     }
 
@@ -248,13 +267,17 @@ where
     for (i, record) in scan.records.iter().enumerate() {
         let index = first_index + i as u64;
         let payload = bytes.get(record.payload.clone()).unwrap_or_default();
-        let entry: C::Entry = decode_entry::<C>(payload)
-            .map_err(|reason| Error::corrupt(path, record.offset, format!("entry {index}: {reason}")))?;
+        let entry: C::Entry = decode_entry::<C>(payload).map_err(|reason| {
+            Error::corrupt(path, record.offset, format!("entry {index}: {reason}"))
+        })?;
         if entry.index() != index {
             return Err(Error::corrupt(
                 path,
                 record.offset,
-                format!("record holds entry {} where entry {index} belongs", entry.index()),
+                format!(
+                    "record holds entry {} where entry {index} belongs",
+                    entry.index()
+                ),
             ));
         }
         offsets.push(u32::try_from(record.offset).unwrap_or(u32::MAX));

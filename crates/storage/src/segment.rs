@@ -90,7 +90,10 @@ pub fn decode_header(bytes: &[u8]) -> Result<u64, ScanError> {
     let Some(header) = bytes.get(..SEGMENT_HEADER_BYTES) else {
         return Err(scan_error(
             0,
-            format!("file is {} bytes, shorter than the {SEGMENT_HEADER_BYTES}-byte header", bytes.len()),
+            format!(
+                "file is {} bytes, shorter than the {SEGMENT_HEADER_BYTES}-byte header",
+                bytes.len()
+            ),
         ));
     };
     if header.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
@@ -101,7 +104,9 @@ pub fn decode_header(bytes: &[u8]) -> Result<u64, ScanError> {
     if stored_crc != computed {
         return Err(scan_error(
             24,
-            format!("header checksum mismatch: stored {stored_crc:#010x}, computed {computed:#010x}"),
+            format!(
+                "header checksum mismatch: stored {stored_crc:#010x}, computed {computed:#010x}"
+            ),
         ));
     }
     let version = le_u32(header, 8).unwrap_or(0);
@@ -146,7 +151,11 @@ pub struct SegmentScan {
 }
 
 /// Scan a whole segment file's bytes. `is_last` says whether a torn tail is acceptable.
-pub fn scan_segment(bytes: &[u8], is_last: bool, policy: RecoveryPolicy) -> Result<SegmentScan, ScanError> {
+pub fn scan_segment(
+    bytes: &[u8],
+    is_last: bool,
+    policy: RecoveryPolicy,
+) -> Result<SegmentScan, ScanError> {
     let first_index = decode_header(bytes)?;
     let mut records = Vec::new();
     let mut pos = SEGMENT_HEADER_BYTES;
@@ -173,26 +182,32 @@ pub fn scan_segment(bytes: &[u8], is_last: bool, policy: RecoveryPolicy) -> Resu
                         torn: None,
                     })
                 }
-                Some(at) => break format!("non-zero bytes at offset {} after the end-of-data marker", pos + at),
+                Some(at) => {
+                    break format!(
+                        "non-zero bytes at offset {} after the end-of-data marker",
+                        pos + at
+                    )
+                }
             },
             Err(e) => break e.to_string(),
         }
     };
     if !is_last {
-        return Err(scan_error(pos, format!("{bad} (in a segment that is not the last)")));
+        return Err(scan_error(
+            pos,
+            format!("{bad} (in a segment that is not the last)"),
+        ));
     }
     if policy == RecoveryPolicy::Strict {
         match find_valid_record(bytes, pos + 1) {
             Ok(None) => {}
-            Ok(Some(valid_at)) => {
-                return Err(scan_error(
-                    pos,
-                    format!(
-                        "{bad}, followed by a valid record at offset {valid_at}: this is corruption \
+            Ok(Some(valid_at)) => return Err(scan_error(
+                pos,
+                format!(
+                    "{bad}, followed by a valid record at offset {valid_at}: this is corruption \
                          of written data, not a torn tail"
-                    ),
-                ))
-            }
+                ),
+            )),
             Err(()) => {
                 return Err(scan_error(
                     pos,
@@ -226,7 +241,9 @@ fn find_valid_record(bytes: &[u8], from: usize) -> Result<Option<usize>, ()> {
         }
         budget = budget.checked_sub(len as u64).ok_or(())?;
         let stored = le_u32(bytes, at + 4).unwrap_or(0);
-        let payload = bytes.get(at + RECORD_HEADER_BYTES..payload_end).unwrap_or_default();
+        let payload = bytes
+            .get(at + RECORD_HEADER_BYTES..payload_end)
+            .unwrap_or_default();
         if crc32c::crc32c(payload) == stored {
             return Ok(Some(at));
         }
@@ -252,10 +269,19 @@ mod tests {
     #[test]
     fn names_round_trip() {
         assert_eq!(segment_file_name(42), "log-00000000000000000042.seg");
-        assert_eq!(parse_segment_file_name("log-00000000000000000042.seg"), Some(42));
+        assert_eq!(
+            parse_segment_file_name("log-00000000000000000042.seg"),
+            Some(42)
+        );
         assert_eq!(parse_segment_file_name("log-42.seg"), None);
-        assert_eq!(parse_segment_file_name("log-0000000000000000004x.seg"), None);
-        assert_eq!(parse_segment_file_name("log-00000000000000000042.seg.tmp"), None);
+        assert_eq!(
+            parse_segment_file_name("log-0000000000000000004x.seg"),
+            None
+        );
+        assert_eq!(
+            parse_segment_file_name("log-00000000000000000042.seg.tmp"),
+            None
+        );
     }
 
     #[test]
@@ -291,7 +317,11 @@ mod tests {
         bytes[second + 9] ^= 1; // flip a payload bit of "two"
         let err = scan_segment(&bytes, true, RecoveryPolicy::Strict).unwrap_err();
         assert_eq!(err.offset, second as u64);
-        assert!(err.reason.contains("followed by a valid record"), "{}", err.reason);
+        assert!(
+            err.reason.contains("followed by a valid record"),
+            "{}",
+            err.reason
+        );
         // The operator-approved policy truncates instead.
         let scan = scan_segment(&bytes, true, RecoveryPolicy::TruncateAtFirstBadRecord).unwrap();
         assert_eq!(scan.records.len(), 1);

@@ -84,15 +84,22 @@ impl SegmentTable {
         let mut index = lo;
         while index < hi {
             let Some(seg) = self.segment_of(index) else {
-                return Err(Error::InvalidOperation(format!("log entry {index} is not on disk")));
+                return Err(Error::InvalidOperation(format!(
+                    "log entry {index} is not on disk"
+                )));
             };
             let seg_hi = hi.min(seg.end_index());
             let Some((start, end)) = seg.byte_range(index, seg_hi) else {
-                return Err(Error::corrupt(&seg.path, 0, format!("no offsets for entries {index}..{seg_hi}")));
+                return Err(Error::corrupt(
+                    &seg.path,
+                    0,
+                    format!("no offsets for entries {index}..{seg_hi}"),
+                ));
             };
             let len = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
             let mut buf = vec![0u8; len];
-            read_exact_at(&*seg.file, &mut buf, start).map_err(|e| Error::io("read", &seg.path, e))?;
+            read_exact_at(&*seg.file, &mut buf, start)
+                .map_err(|e| Error::io("read", &seg.path, e))?;
             let mut pos = 0usize;
             for i in index..seg_hi {
                 let offset = start + pos as u64;
@@ -106,9 +113,15 @@ impl SegmentTable {
                         pos += total_bytes;
                     }
                     Ok(Decoded::EndOfData) => {
-                        return Err(Error::corrupt(&seg.path, offset, format!("entry {i}: zeros where a record was written")))
+                        return Err(Error::corrupt(
+                            &seg.path,
+                            offset,
+                            format!("entry {i}: zeros where a record was written"),
+                        ))
                     }
-                    Err(e) => return Err(Error::corrupt(&seg.path, offset, format!("entry {i}: {e}"))),
+                    Err(e) => {
+                        return Err(Error::corrupt(&seg.path, offset, format!("entry {i}: {e}")))
+                    }
                 }
             }
             index = seg_hi;

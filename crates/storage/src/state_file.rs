@@ -45,14 +45,23 @@ pub fn decode_state_file(bytes: &[u8]) -> Result<&[u8], (u64, String)> {
     }
     let len = le_u32(bytes, 12).ok_or((12, "file too short for the length".to_string()))? as usize;
     if len > STATE_PAYLOAD_BYTES_MAX {
-        return Err((12, format!("payload length {len} exceeds {STATE_PAYLOAD_BYTES_MAX}")));
+        return Err((
+            12,
+            format!("payload length {len} exceeds {STATE_PAYLOAD_BYTES_MAX}"),
+        ));
     }
     let stored = le_u32(bytes, 16).ok_or((16, "file too short for the checksum".to_string()))?;
     let payload = bytes
         .get(STATE_HEADER_BYTES..STATE_HEADER_BYTES + len)
-        .ok_or((STATE_HEADER_BYTES as u64, format!("payload of {len} bytes is cut short")))?;
+        .ok_or((
+            STATE_HEADER_BYTES as u64,
+            format!("payload of {len} bytes is cut short"),
+        ))?;
     if bytes.len() != STATE_HEADER_BYTES + len {
-        return Err(((STATE_HEADER_BYTES + len) as u64, "trailing bytes after the payload".into()));
+        return Err((
+            (STATE_HEADER_BYTES + len) as u64,
+            "trailing bytes after the payload".into(),
+        ));
     }
     let computed = crc32c::crc32c(payload);
     if computed != stored {

@@ -43,5 +43,10 @@ pub fn check_or_init(vfs: &dyn Vfs, dir: &Path, is_ours: fn(&str) -> bool) -> Re
             file: VERSION_FILE_NAME,
         });
     }
-    atomic_write(vfs, dir, VERSION_FILE_NAME, format!("{STORAGE_FORMAT_VERSION}\n").as_bytes())
+    atomic_write(
+        vfs,
+        dir,
+        VERSION_FILE_NAME,
+        format!("{STORAGE_FORMAT_VERSION}\n").as_bytes(),
+    )
 }

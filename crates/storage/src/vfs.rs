@@ -161,7 +161,10 @@ pub fn write_all_at(file: &dyn VfsFile, buf: &[u8], offset: u64) -> io::Result<(
         let rest = buf.get(done..).unwrap_or_default();
         let n = file.write_at(rest, offset + done as u64)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes"));
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write returned 0 bytes",
+            ));
         }
         done += n;
     }
@@ -206,7 +209,8 @@ pub fn atomic_write(vfs: &dyn Vfs, dir: &Path, name: &str, bytes: &[u8]) -> Resu
     drop(file);
     vfs.rename(&tmp, &path)
         .map_err(|e| Error::io("rename", &path, e))?;
-    vfs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+    vfs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
     Ok(())
 }
 

@@ -77,12 +77,19 @@ pub(crate) struct EncodedRecord {
 /// Work for the writer thread, executed in order.
 pub(crate) enum Command {
     /// Append records (contiguous, continuing the log or starting after a purged prefix).
-    Append { records: Vec<EncodedRecord>, ack: AckFn },
+    Append {
+        records: Vec<EncodedRecord>,
+        ack: AckFn,
+    },
     /// Remove every entry with index `>= index`.
     TruncateFrom { index: u64, reply: Reply },
     /// Persist `state` (which names the new purge point), then delete segments whose
     /// entries are all `<= upto_index`.
-    Purge { upto_index: u64, state: Vec<u8>, reply: Reply },
+    Purge {
+        upto_index: u64,
+        state: Vec<u8>,
+        reply: Reply,
+    },
     /// Persist `state` now (vote changes).
     SaveState { state: Vec<u8>, reply: Reply },
     /// Persist `state` within the lazy interval (committed log id).
@@ -152,7 +159,11 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub(crate) fn spawn(settings: WriterSettings, vfs: Arc<dyn Vfs>, shared: Arc<DiskShared>) -> Result<Self> {
+    pub(crate) fn spawn(
+        settings: WriterSettings,
+        vfs: Arc<dyn Vfs>,
+        shared: Arc<DiskShared>,
+    ) -> Result<Self> {
         let (tx, rx) = mpsc::sync_channel(settings.queue_commands_max);
         let writer = Writer {
             settings,
@@ -345,7 +356,8 @@ impl Writer {
             match self.tail() {
                 Some((next_index, next_offset, records))
                     if next_index == index
-                        && (records == 0 || next_offset + record_bytes <= self.settings.segment_bytes_max) =>
+                        && (records == 0
+                            || next_offset + record_bytes <= self.settings.segment_bytes_max) =>
                 {
                     break (next_offset, records);
                 }
@@ -362,7 +374,9 @@ impl Writer {
             }
         };
         if next_offset + record_bytes > SEGMENT_FILE_BYTES_MAX {
-            return Err(Error::InvalidOperation(format!("segment would exceed {SEGMENT_FILE_BYTES_MAX} bytes")));
+            return Err(Error::InvalidOperation(format!(
+                "segment would exceed {SEGMENT_FILE_BYTES_MAX} bytes"
+            )));
         }
         if self.buf.is_empty() {
             self.buf_offset = next_offset;
@@ -401,14 +415,17 @@ impl Writer {
             file.set_len_bytes(new_len)
                 .map_err(|e| Error::io("preallocate", &path, e))?;
         }
-        write_all_at(&*file, &self.buf, self.buf_offset).map_err(|e| Error::io("write", &path, e))?;
+        write_all_at(&*file, &self.buf, self.buf_offset)
+            .map_err(|e| Error::io("write", &path, e))?;
         {
             let mut table = self.shared.table.write();
             if let Some(last) = table.segments.last_mut() {
                 last.offsets.append(&mut self.buf_offsets);
                 last.data_end = end;
                 last.file_len = new_len;
-                self.shared.written_end.store(last.end_index(), Ordering::SeqCst);
+                self.shared
+                    .written_end
+                    .store(last.end_index(), Ordering::SeqCst);
             }
         }
         self.buf.clear();
@@ -434,8 +451,12 @@ impl Writer {
             .vfs
             .open(&tmp, OpenMode::CreateNew)
             .map_err(|e| Error::io("create", &tmp, e))?;
-        write_all_at(&*file, &encode_header(first_index), 0).map_err(|e| Error::io("write", &tmp, e))?;
-        let file_len = self.settings.prealloc_bytes.max(SEGMENT_HEADER_BYTES as u64);
+        write_all_at(&*file, &encode_header(first_index), 0)
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        let file_len = self
+            .settings
+            .prealloc_bytes
+            .max(SEGMENT_HEADER_BYTES as u64);
         file.set_len_bytes(file_len)
             .map_err(|e| Error::io("preallocate", &tmp, e))?;
         file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
@@ -481,16 +502,22 @@ impl Writer {
             }
         }
         self.dirty.clear();
-        self.shared
-            .durable_end
-            .store(self.shared.written_end.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.shared.durable_end.store(
+            self.shared.written_end.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
         for ack in self.acks.drain(..) {
             ack(Ok(()));
         }
     }
 
     fn write_state(&mut self, state: &[u8]) -> Result<()> {
-        atomic_write(&*self.vfs, &self.settings.dir, STATE_FILE_NAME, &encode_state_file(state))
+        atomic_write(
+            &*self.vfs,
+            &self.settings.dir,
+            STATE_FILE_NAME,
+            &encode_state_file(state),
+        )
     }
 
     fn persist_lazy_state(&mut self) {
@@ -521,9 +548,17 @@ impl Writer {
         if let Some(last) = table.segments.last_mut() {
             if last.end_index() > index {
                 let keep = usize::try_from(index - last.first_index).unwrap_or(usize::MAX);
-                let cut = last.offsets.get(keep).copied().map(u64::from).ok_or_else(|| {
-                    Error::InvalidOperation(format!("no offset for entry {index} in {}", last.path.display()))
-                })?;
+                let cut = last
+                    .offsets
+                    .get(keep)
+                    .copied()
+                    .map(u64::from)
+                    .ok_or_else(|| {
+                        Error::InvalidOperation(format!(
+                            "no offset for entry {index} in {}",
+                            last.path.display()
+                        ))
+                    })?;
                 // Cut, then re-extend: the bytes after the cut read back as zeros, so
                 // recovery sees end-of-data there, never the old records.
                 last.file
@@ -532,7 +567,9 @@ impl Writer {
                 last.file
                     .set_len_bytes(last.file_len.max(cut))
                     .map_err(|e| Error::io("preallocate", &last.path, e))?;
-                last.file.sync_all().map_err(|e| Error::io("fsync", &last.path, e))?;
+                last.file
+                    .sync_all()
+                    .map_err(|e| Error::io("fsync", &last.path, e))?;
                 last.offsets.truncate(keep);
                 last.data_end = cut;
             }
@@ -557,7 +594,8 @@ impl Writer {
         let mut dead = 0;
         for (i, seg) in table.segments.iter().enumerate() {
             let is_last = i + 1 == count;
-            let keep_empty_tail = is_last && seg.offsets.is_empty() && seg.first_index == purged_end;
+            let keep_empty_tail =
+                is_last && seg.offsets.is_empty() && seg.first_index == purged_end;
             if seg.end_index() <= purged_end && !keep_empty_tail {
                 dead = i + 1;
             } else {
@@ -583,7 +621,9 @@ impl Writer {
 fn reject(cmd: Command, err: Error) {
     match cmd {
         Command::Append { ack, .. } => ack(Err(io::Error::from(err))),
-        Command::TruncateFrom { reply, .. } | Command::Purge { reply, .. } | Command::SaveState { reply, .. } => {
+        Command::TruncateFrom { reply, .. }
+        | Command::Purge { reply, .. }
+        | Command::SaveState { reply, .. } => {
             reply.send(Err(err)).ok();
         }
         Command::SaveStateLazy { .. } => {}

@@ -62,7 +62,10 @@ pub(crate) fn header_len(fixed: &[u8]) -> Result<usize, (u64, String)> {
     }
     let meta_len = le_u32(fixed, 32).ok_or((32, "header cut short".to_string()))? as usize;
     if meta_len > SNAPSHOT_META_BYTES_MAX {
-        return Err((32, format!("meta length {meta_len} exceeds {SNAPSHOT_META_BYTES_MAX}")));
+        return Err((
+            32,
+            format!("meta length {meta_len} exceeds {SNAPSHOT_META_BYTES_MAX}"),
+        ));
     }
     Ok(HEADER_FIXED_BYTES + meta_len + 4)
 }
@@ -71,7 +74,10 @@ pub(crate) fn header_len(fixed: &[u8]) -> Result<usize, (u64, String)> {
 pub(crate) fn decode_header(header: &[u8]) -> Result<SnapshotFileMeta, (u64, String)> {
     let len = header_len(header)?;
     if header.len() != len {
-        return Err((0, format!("header is {} bytes, expected {len}", header.len())));
+        return Err((
+            0,
+            format!("header is {} bytes, expected {len}", header.len()),
+        ));
     }
     let crc_at = len - 4;
     let stored = le_u32(header, crc_at).ok_or((crc_at as u64, "header cut short".to_string()))?;
@@ -85,7 +91,10 @@ pub(crate) fn decode_header(header: &[u8]) -> Result<SnapshotFileMeta, (u64, Str
     Ok(SnapshotFileMeta {
         last_log_index: le_u64(header, 16).unwrap_or(0),
         last_log_term: le_u64(header, 24).unwrap_or(0),
-        opaque: header.get(HEADER_FIXED_BYTES..crc_at).unwrap_or_default().to_vec(),
+        opaque: header
+            .get(HEADER_FIXED_BYTES..crc_at)
+            .unwrap_or_default()
+            .to_vec(),
     })
 }
 
@@ -111,12 +120,18 @@ pub(crate) fn encode_trailer(t: &Trailer) -> [u8; TRAILER_BYTES] {
 /// Decode a trailer; offsets in errors are relative to the trailer start.
 pub(crate) fn decode_trailer(bytes: &[u8]) -> Result<Trailer, (u64, String)> {
     if bytes.len() != TRAILER_BYTES || bytes.get(0..8) != Some(&TRAILER_MAGIC[..]) {
-        return Err((0, "bad trailer magic: the file is incomplete or damaged".into()));
+        return Err((
+            0,
+            "bad trailer magic: the file is incomplete or damaged".into(),
+        ));
     }
     let stored = le_u32(bytes, 28).unwrap_or(0);
     let computed = crc32c::crc32c(bytes.get(0..28).unwrap_or_default());
     if stored != computed {
-        return Err((28, format!("trailer checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")));
+        return Err((
+            28,
+            format!("trailer checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"),
+        ));
     }
     Ok(Trailer {
         content_bytes: le_u64(bytes, 8).unwrap_or(0),

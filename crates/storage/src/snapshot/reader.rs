@@ -59,31 +59,46 @@ impl std::fmt::Debug for SnapshotReader {
 impl SnapshotReader {
     /// Open `path`, checking header and trailer.
     pub fn open(vfs: &dyn Vfs, path: &Path) -> Result<Self> {
-        let file = vfs.open(path, OpenMode::Read).map_err(|e| Error::io("open", path, e))?;
+        let file = vfs
+            .open(path, OpenMode::Read)
+            .map_err(|e| Error::io("open", path, e))?;
         let len = file.len_bytes().map_err(|e| Error::io("stat", path, e))?;
         let len_min = (HEADER_FIXED_BYTES + 4 + TRAILER_BYTES) as u64;
         if len < len_min {
-            return Err(Error::corrupt(path, 0, format!("file is {len} bytes, shorter than the minimum {len_min}")));
+            return Err(Error::corrupt(
+                path,
+                0,
+                format!("file is {len} bytes, shorter than the minimum {len_min}"),
+            ));
         }
         let mut fixed = [0u8; HEADER_FIXED_BYTES];
         read_exact_at(&*file, &mut fixed, 0).map_err(|e| Error::io("read", path, e))?;
-        let hlen = header_len(&fixed).map_err(|(offset, reason)| Error::corrupt(path, offset, reason))?;
+        let hlen =
+            header_len(&fixed).map_err(|(offset, reason)| Error::corrupt(path, offset, reason))?;
         let trailer_at = len - TRAILER_BYTES as u64;
         if hlen as u64 > trailer_at {
-            return Err(Error::corrupt(path, 32, format!("header of {hlen} bytes runs into the trailer")));
+            return Err(Error::corrupt(
+                path,
+                32,
+                format!("header of {hlen} bytes runs into the trailer"),
+            ));
         }
         let mut header = vec![0u8; hlen];
         read_exact_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
-        let meta = decode_header(&header).map_err(|(offset, reason)| Error::corrupt(path, offset, reason))?;
+        let meta = decode_header(&header)
+            .map_err(|(offset, reason)| Error::corrupt(path, offset, reason))?;
         let mut tbytes = [0u8; TRAILER_BYTES];
         read_exact_at(&*file, &mut tbytes, trailer_at).map_err(|e| Error::io("read", path, e))?;
-        let trailer =
-            decode_trailer(&tbytes).map_err(|(offset, reason)| Error::corrupt(path, trailer_at + offset, reason))?;
+        let trailer = decode_trailer(&tbytes)
+            .map_err(|(offset, reason)| Error::corrupt(path, trailer_at + offset, reason))?;
         if trailer.content_bytes > trailer_at - hlen as u64 {
             return Err(Error::corrupt(
                 path,
                 trailer_at + 8,
-                format!("trailer claims {} content bytes, more than the file holds", trailer.content_bytes),
+                format!(
+                    "trailer claims {} content bytes, more than the file holds",
+                    trailer.content_bytes
+                ),
             ));
         }
         Ok(SnapshotReader {
@@ -133,7 +148,10 @@ impl SnapshotReader {
         }
         if self.pos >= self.frames_end {
             let t = &self.trailer;
-            if self.frames_seen != t.frame_count || self.content_seen != t.content_bytes || self.content_crc != t.content_crc {
+            if self.frames_seen != t.frame_count
+                || self.content_seen != t.content_bytes
+                || self.content_crc != t.content_crc
+            {
                 return Err(Error::corrupt(
                     &self.path,
                     self.frames_end,
@@ -148,12 +166,20 @@ impl SnapshotReader {
         }
         let remaining = self.frames_end - self.pos;
         if remaining < RECORD_HEADER_BYTES as u64 {
-            return Err(Error::corrupt(&self.path, self.pos, "partial frame header before the trailer"));
+            return Err(Error::corrupt(
+                &self.path,
+                self.pos,
+                "partial frame header before the trailer",
+            ));
         }
         let mut head = [0u8; RECORD_HEADER_BYTES];
-        read_exact_at(&*self.file, &mut head, self.pos).map_err(|e| Error::io("read", &self.path, e))?;
+        read_exact_at(&*self.file, &mut head, self.pos)
+            .map_err(|e| Error::io("read", &self.path, e))?;
         let len = le_u32(&head, 0).unwrap_or(0) as usize;
-        if len == 0 || len > SNAPSHOT_FRAME_BYTES_MAX || (RECORD_HEADER_BYTES + len) as u64 > remaining {
+        if len == 0
+            || len > SNAPSHOT_FRAME_BYTES_MAX
+            || (RECORD_HEADER_BYTES + len) as u64 > remaining
+        {
             return Err(Error::corrupt(
                 &self.path,
                 self.pos,
@@ -161,14 +187,21 @@ impl SnapshotReader {
             ));
         }
         let mut buf = vec![0u8; RECORD_HEADER_BYTES + len];
-        read_exact_at(&*self.file, &mut buf, self.pos).map_err(|e| Error::io("read", &self.path, e))?;
+        read_exact_at(&*self.file, &mut buf, self.pos)
+            .map_err(|e| Error::io("read", &self.path, e))?;
         match decode_record(&buf, SNAPSHOT_FRAME_BYTES_MAX) {
             Ok(Decoded::Record { payload, .. }) => {
                 self.content_crc = crc32c::crc32c_append(self.content_crc, payload);
                 self.frame.clear();
                 self.frame.extend_from_slice(payload);
             }
-            Ok(Decoded::EndOfData) => return Err(Error::corrupt(&self.path, self.pos, "zeros where a frame belongs")),
+            Ok(Decoded::EndOfData) => {
+                return Err(Error::corrupt(
+                    &self.path,
+                    self.pos,
+                    "zeros where a frame belongs",
+                ))
+            }
             Err(e) => return Err(Error::corrupt(&self.path, self.pos, format!("frame: {e}"))),
         }
         self.frame_pos = 0;

@@ -65,7 +65,8 @@ impl SnapshotStore {
     /// a snapshot) are removed.
     pub fn open_with_vfs(dir: impl Into<PathBuf>, vfs: Arc<dyn Vfs>) -> Result<Self> {
         let dir = dir.into();
-        vfs.create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        vfs.create_dir_all(&dir)
+            .map_err(|e| Error::io("create directory", &dir, e))?;
         version::check_or_init(&*vfs, &dir, is_snapshot_file)?;
         let names = vfs.list(&dir).map_err(|e| Error::io("list", &dir, e))?;
         for name in names.iter().filter(|n| is_snapshot_tmp(n)) {
@@ -86,16 +87,21 @@ impl SnapshotStore {
     /// Start writing a snapshot. Nothing is visible until [`SnapshotWriter::finish`].
     pub fn begin(&self, meta: SnapshotFileMeta) -> Result<SnapshotWriter> {
         let n = self.tmp_counter.fetch_add(1, Ordering::SeqCst);
-        let tmp = self
-            .dir
-            .join(format!("snapshot-{:020}-{}-{n}.tmp", meta.last_log_index, std::process::id()));
+        let tmp = self.dir.join(format!(
+            "snapshot-{:020}-{}-{n}.tmp",
+            meta.last_log_index,
+            std::process::id()
+        ));
         let final_path = self.dir.join(snapshot_file_name(meta.last_log_index));
         SnapshotWriter::create(self.vfs.clone(), &self.dir, tmp, final_path, meta)
     }
 
     /// Finished snapshot files, oldest (lowest index) first. Validity is not checked.
     pub fn list(&self) -> Result<Vec<SnapshotInfo>> {
-        let names = self.vfs.list(&self.dir).map_err(|e| Error::io("list", &self.dir, e))?;
+        let names = self
+            .vfs
+            .list(&self.dir)
+            .map_err(|e| Error::io("list", &self.dir, e))?;
         let mut infos: Vec<SnapshotInfo> = names
             .iter()
             .filter_map(|name| {
@@ -127,13 +133,17 @@ impl SnapshotStore {
     pub fn newest_valid(&self) -> Result<Option<SnapshotReader>> {
         for info in self.list()?.iter().rev() {
             match self.verify(&info.path) {
-                Ok(meta) if meta.last_log_index == info.last_log_index => return self.open_snapshot(&info.path).map(Some),
+                Ok(meta) if meta.last_log_index == info.last_log_index => {
+                    return self.open_snapshot(&info.path).map(Some)
+                }
                 Ok(meta) => tracing::warn!(
                     file = %info.path.display(),
                     header_index = meta.last_log_index,
                     "skipping snapshot whose header disagrees with its file name"
                 ),
-                Err(e) => tracing::warn!(file = %info.path.display(), error = %e, "skipping damaged snapshot"),
+                Err(e) => {
+                    tracing::warn!(file = %info.path.display(), error = %e, "skipping damaged snapshot")
+                }
             }
         }
         Ok(None)

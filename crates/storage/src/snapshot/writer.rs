@@ -63,7 +63,10 @@ impl SnapshotWriter {
         if meta.opaque.len() > SNAPSHOT_META_BYTES_MAX {
             return Err(Error::Encode {
                 what: "snapshot meta",
-                reason: format!("{} bytes, limit {SNAPSHOT_META_BYTES_MAX}", meta.opaque.len()),
+                reason: format!(
+                    "{} bytes, limit {SNAPSHOT_META_BYTES_MAX}",
+                    meta.opaque.len()
+                ),
             });
         }
         let file = vfs
@@ -98,7 +101,8 @@ impl SnapshotWriter {
             return Ok(());
         }
         self.out.clear();
-        encode_record(&self.frame, SNAPSHOT_FRAME_BYTES_MAX, &mut self.out).map_err(io::Error::other)?;
+        encode_record(&self.frame, SNAPSHOT_FRAME_BYTES_MAX, &mut self.out)
+            .map_err(io::Error::other)?;
         write_all_at(&*self.file, &self.out, self.pos)?;
         self.pos += self.out.len() as u64;
         self.content_crc = crc32c::crc32c_append(self.content_crc, &self.frame);
@@ -110,14 +114,18 @@ impl SnapshotWriter {
 
     /// Write the trailer, fsync, rename into place and fsync the directory.
     pub fn finish(mut self) -> Result<SnapshotInfo> {
-        self.emit_frame().map_err(|e| Error::io("write", &self.tmp_path, e))?;
+        self.emit_frame()
+            .map_err(|e| Error::io("write", &self.tmp_path, e))?;
         let trailer = encode_trailer(&Trailer {
             content_bytes: self.content_bytes,
             frame_count: self.frame_count,
             content_crc: self.content_crc,
         });
-        write_all_at(&*self.file, &trailer, self.pos).map_err(|e| Error::io("write", &self.tmp_path, e))?;
-        self.file.sync_all().map_err(|e| Error::io("fsync", &self.tmp_path, e))?;
+        write_all_at(&*self.file, &trailer, self.pos)
+            .map_err(|e| Error::io("write", &self.tmp_path, e))?;
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io("fsync", &self.tmp_path, e))?;
         self.vfs
             .rename(&self.tmp_path, &self.final_path)
             .map_err(|e| Error::io("rename", &self.final_path, e))?;
@@ -136,7 +144,8 @@ impl Write for SnapshotWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let room = SNAPSHOT_FRAME_BYTES - self.frame.len();
         let take = room.min(buf.len());
-        self.frame.extend_from_slice(buf.get(..take).unwrap_or_default());
+        self.frame
+            .extend_from_slice(buf.get(..take).unwrap_or_default());
         if self.frame.len() >= SNAPSHOT_FRAME_BYTES {
             self.emit_frame()?;
         }

@@ -56,7 +56,9 @@ pub fn normal(term: u64, index: u64, data: &str) -> Entry {
 /// Entries `lo..hi` with payloads big enough (~330 bytes: a dozen per 4 KiB segment) to
 /// spread over small segments.
 pub fn entries(term: u64, lo: u64, hi: u64) -> Vec<Entry> {
-    (lo..hi).map(|i| normal(term, i, &format!("entry-{i}-{}", "x".repeat(300)))).collect()
+    (lo..hi)
+        .map(|i| normal(term, i, &format!("entry-{i}-{}", "x".repeat(300))))
+        .collect()
 }
 
 /// Small segments and a tiny cache, so tests cross segment boundaries and read from disk.
@@ -194,12 +196,16 @@ impl RaftStateMachine<TestConfig> for TestStateMachine {
     type SnapshotData = Cursor<Vec<u8>>;
     type SnapshotBuilder = TestSnapshotBuilder;
 
-    async fn applied_state(&mut self) -> io::Result<(Option<LogIdOf<TestConfig>>, StoredMembershipOf<TestConfig>)> {
-        Ok((self.applied.clone(), self.membership.clone()))
+    async fn applied_state(
+        &mut self,
+    ) -> io::Result<(Option<LogIdOf<TestConfig>>, StoredMembershipOf<TestConfig>)> {
+        Ok((self.applied, self.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
-    where Strm: Stream<Item = Result<EntryResponder<TestConfig>, io::Error>> + Unpin + OptionalSend {
+    where
+        Strm: Stream<Item = Result<EntryResponder<TestConfig>, io::Error>> + Unpin + OptionalSend,
+    {
         while let Some(item) = entries.next().await {
             let (entry, responder) = item?;
             self.applied = Some(entry.log_id());
@@ -207,7 +213,8 @@ impl RaftStateMachine<TestConfig> for TestStateMachine {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(data) => self.data.push(data.clone()),
                 EntryPayload::Membership(m) => {
-                    self.membership = StoredMembershipOf::<TestConfig>::new(Some(entry.log_id()), m.clone());
+                    self.membership =
+                        StoredMembershipOf::<TestConfig>::new(Some(entry.log_id()), m.clone());
                 }
             }
             if let Some(responder) = responder {
@@ -220,7 +227,7 @@ impl RaftStateMachine<TestConfig> for TestStateMachine {
     async fn get_snapshot_builder(&mut self) -> TestSnapshotBuilder {
         TestSnapshotBuilder {
             meta: SnapshotMetaOf::<TestConfig> {
-                last_log_id: self.applied.clone(),
+                last_log_id: self.applied,
                 last_membership: self.membership.clone(),
             },
             content: postcard::to_allocvec(&self.data).unwrap_or_default(),
@@ -236,12 +243,14 @@ impl RaftStateMachine<TestConfig> for TestStateMachine {
         let content = snapshot.into_inner();
         write_snapshot(&self.snapshots, meta, &content)?;
         self.data = postcard::from_bytes(&content).map_err(io::Error::other)?;
-        self.applied = meta.last_log_id.clone();
+        self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf<TestConfig, Cursor<Vec<u8>>>>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> io::Result<Option<SnapshotOf<TestConfig, Cursor<Vec<u8>>>>> {
         let Some(mut reader) = self.snapshots.newest_valid()? else {
             return Ok(None);
         };
@@ -261,7 +270,9 @@ pub struct Builder {
     pub tiny: bool,
 }
 
-impl openraft::testing::log::StoreBuilder<TestConfig, Store, TestStateMachine, TempDir> for Builder {
+impl openraft::testing::log::StoreBuilder<TestConfig, Store, TestStateMachine, TempDir>
+    for Builder
+{
     async fn build(&self) -> Result<(TempDir, Store, TestStateMachine), StorageError<TestConfig>> {
         let dir = tempdir();
         let mut config = small_config(&dir.path().join("log"));
@@ -272,7 +283,8 @@ impl openraft::testing::log::StoreBuilder<TestConfig, Store, TestStateMachine, T
             config.segment_bytes_max = 1 << 20;
             config.cache_bytes_max = 1 << 20;
         }
-        let store = Store::open(config).map_err(|e| StorageError::read(TestConfig::err_from_error(&e)))?;
+        let store =
+            Store::open(config).map_err(|e| StorageError::read(TestConfig::err_from_error(&e)))?;
         let sm = TestStateMachine::new(&dir.path().join("snap"));
         Ok((dir, store, sm))
     }

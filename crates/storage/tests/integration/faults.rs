@@ -43,11 +43,21 @@ async fn fsync_error_poisons_the_store_for_good() {
     assert_eq!(store.positions().durable_end_index, durable_before);
 
     // Reads still work, and a restart recovers what was durable.
-    let got = store.get_log_reader().await.try_get_log_entries(0..5).await.unwrap();
+    let got = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(0..5)
+        .await
+        .unwrap();
     assert_eq!(got, entries(1, 0, 5));
     drop(store);
     let mut store = open(tmp.path());
-    let all = store.get_log_reader().await.try_get_log_entries(..).await.unwrap();
+    let all = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(..)
+        .await
+        .unwrap();
     assert!(all.len() >= 5 && all[..5] == entries(1, 0, 5)[..]);
 }
 
@@ -74,7 +84,12 @@ async fn short_writes_are_completed() {
         append(&mut store, entries(1, 40, 60)).await.unwrap();
     }
     let mut store = open(tmp.path());
-    let all = store.get_log_reader().await.try_get_log_entries(..).await.unwrap();
+    let all = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(..)
+        .await
+        .unwrap();
     assert_eq!(all, entries(1, 0, 60));
 }
 
@@ -95,10 +110,20 @@ async fn torn_write_then_crash_keeps_every_acknowledged_entry() {
     }
     // "Restart": recovery finds a torn tail in the last segment and truncates it.
     let mut store = open(tmp.path());
-    let all = store.get_log_reader().await.try_get_log_entries(..).await.unwrap();
+    let all = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(..)
+        .await
+        .unwrap();
     assert!(all.len() as u64 >= acked);
     assert_eq!(all[..acked as usize], entries(1, 0, acked)[..]);
-    append(&mut store, entries(1, all.len() as u64, all.len() as u64 + 1)).await.unwrap();
+    append(
+        &mut store,
+        entries(1, all.len() as u64, all.len() as u64 + 1),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -116,7 +141,8 @@ async fn bit_flip_on_read_is_reported_with_file_and_offset() {
 
     // A flip seen at open: recovery refuses, naming the file and the record's offset.
     let vfs = FaultVfs::new(OsVfs::shared());
-    vfs.faults().flip_on_read("log-00000000000000000000", record_offset + 20, 0x01);
+    vfs.faults()
+        .flip_on_read("log-00000000000000000000", record_offset + 20, 0x01);
     let err = Store::open_with_vfs(small_config(dir), Arc::new(vfs)).unwrap_err();
     assert!(
         matches!(&err, Error::Corrupt { path, offset, .. } if *path == first && *offset == record_offset),
@@ -128,12 +154,25 @@ async fn bit_flip_on_read_is_reported_with_file_and_offset() {
     let faults = vfs.faults();
     let mut store = Store::open_with_vfs(small_config(dir), Arc::new(vfs)).unwrap();
     faults.flip_on_read("log-00000000000000000000", record_offset + 20, 0x01);
-    let err = store.get_log_reader().await.try_get_log_entries(0..10).await.unwrap_err();
+    let err = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(0..10)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     let msg = err.to_string();
-    assert!(msg.contains("log-00000000000000000000.seg") && msg.contains(&record_offset.to_string()), "{msg}");
+    assert!(
+        msg.contains("log-00000000000000000000.seg") && msg.contains(&record_offset.to_string()),
+        "{msg}"
+    );
     faults.clear_flips();
-    let got = store.get_log_reader().await.try_get_log_entries(0..10).await.unwrap();
+    let got = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(0..10)
+        .await
+        .unwrap();
     assert_eq!(got, entries(1, 0, 10));
 }
 

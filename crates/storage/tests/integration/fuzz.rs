@@ -40,7 +40,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), 1u8..).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
         any::<usize>().prop_map(|at| Mutation::Truncate { at }),
-        (any::<usize>(), vec(any::<u8>(), 1..64)).prop_map(|(at, bytes)| Mutation::Overwrite { at, bytes }),
+        (any::<usize>(), vec(any::<u8>(), 1..64))
+            .prop_map(|(at, bytes)| Mutation::Overwrite { at, bytes }),
         (any::<usize>(), 1usize..600).prop_map(|(at, len)| Mutation::Zero { at, len }),
         vec(any::<u8>(), 1..64).prop_map(|bytes| Mutation::Append { bytes }),
     ]
@@ -78,21 +79,32 @@ fn log_template() -> &'static Vec<(String, Vec<u8>)> {
     static TEMPLATE: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let tmp = tempdir();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async {
             let mut store = open(tmp.path());
-            append(&mut store, entries(1, 0, LOG_ENTRIES)).await.unwrap();
+            append(&mut store, entries(1, 0, LOG_ENTRIES))
+                .await
+                .unwrap();
             store.save_vote(&Vote::new(1, 0)).await.unwrap();
         });
         let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap())
+                (
+                    e.file_name().into_string().unwrap(),
+                    fs::read(e.path()).unwrap(),
+                )
             })
             .collect();
         files.sort();
-        assert!(files.len() >= 5, "expected version, state and several segments: {files:?}");
+        assert!(
+            files.len() >= 5,
+            "expected version, state and several segments: {files:?}"
+        );
         files
     })
 }
@@ -123,7 +135,10 @@ fn snapshot_content() -> Vec<u8> {
 
 /// Open the damaged log; if it opens, everything it returns must be the original data.
 fn check_log_dir(dir: &Path) -> Result<(), TestCaseError> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mut store = match Store::open(small_config(dir)) {
             Ok(store) => store,
@@ -137,7 +152,10 @@ fn check_log_dir(dir: &Path) -> Result<(), TestCaseError> {
         let got = match reader.try_get_log_entries(..).await {
             Ok(got) => got,
             Err(err) => {
-                prop_assert!(err.get_ref().is_some_and(|e| e.is::<Error>()), "untyped error {err}");
+                prop_assert!(
+                    err.get_ref().is_some_and(|e| e.is::<Error>()),
+                    "untyped error {err}"
+                );
                 return Ok(());
             }
         };
@@ -145,7 +163,10 @@ fn check_log_dir(dir: &Path) -> Result<(), TestCaseError> {
         let state = store.get_log_state().await.unwrap();
         if let (Some(first), Some(last)) = (got.first(), state.last_log_id) {
             let first = openraft::entry::RaftEntry::index(first) as usize;
-            prop_assert!(got[..] == want[first..first + got.len()], "wrong entries returned");
+            prop_assert!(
+                got[..] == want[first..first + got.len()],
+                "wrong entries returned"
+            );
             prop_assert_eq!(last.index + 1, (first + got.len()) as u64);
         }
         Ok(())

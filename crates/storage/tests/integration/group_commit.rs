@@ -40,12 +40,20 @@ async fn acknowledgement_waits_for_the_fsync() {
     faults.set_sync_delay_ms(300);
     let ack = append_nowait(&mut store, vec![blank(1, 1)]).await.unwrap();
     // Readable at once (openraft requires it), but not acknowledged before the fsync.
-    let got = store.get_log_reader().await.try_get_log_entries(1..2).await.unwrap();
+    let got = store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(1..2)
+        .await
+        .unwrap();
     assert_eq!(got, vec![blank(1, 1)]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(store.positions().durable_end_index, 1);
     let mut ack = ack;
-    assert!(ack.try_recv().is_err(), "acknowledged before the fsync completed");
+    assert!(
+        ack.try_recv().is_err(),
+        "acknowledged before the fsync completed"
+    );
     ack.await.unwrap().unwrap();
     assert_eq!(store.positions().durable_end_index, 2);
 }
@@ -86,5 +94,8 @@ async fn readers_see_consistent_prefixes_while_appending() {
         append(&mut store, entries(1, i, i + 1)).await.unwrap();
     }
     reading.await.unwrap();
-    assert_eq!(store.get_log_state().await.unwrap().last_log_id, Some(log_id(1, 79)));
+    assert_eq!(
+        store.get_log_state().await.unwrap().last_log_id,
+        Some(log_id(1, 79))
+    );
 }

@@ -20,14 +20,22 @@ use openraft::Vote;
 use crate::common::*;
 
 async fn read_all(store: &mut Store) -> Vec<Entry> {
-    store.get_log_reader().await.try_get_log_entries(..).await.expect("read")
+    store
+        .get_log_reader()
+        .await
+        .try_get_log_entries(..)
+        .await
+        .expect("read")
 }
 
 /// Returns (file offset of each record, data end) of a segment file.
 fn layout(path: &Path, is_last: bool) -> (Vec<u64>, u64) {
     let bytes = fs::read(path).unwrap();
     let scan = scan_segment(&bytes, is_last, RecoveryPolicy::Strict).unwrap();
-    (scan.records.iter().map(|r| r.offset).collect(), scan.data_end)
+    (
+        scan.records.iter().map(|r| r.offset).collect(),
+        scan.data_end,
+    )
 }
 
 fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
@@ -36,7 +44,11 @@ fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
 }
 
 fn flip(path: &Path, offset: u64) {
-    let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = [0u8];
     f.read_exact_at(&mut b, offset).unwrap();
     f.write_all_at(&[b[0] ^ 0x20], offset).unwrap();
@@ -67,19 +79,28 @@ async fn reopen_preserves_entries_vote_committed_and_purge_point() {
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 20)));
     assert_eq!(state.last_log_id, Some(log_id(1, 59)));
     assert_eq!(store.read_committed().await.unwrap(), Some(log_id(1, 55)));
-    assert_eq!(store.get_log_reader().await.read_vote().await.unwrap(), Some(vote));
+    assert_eq!(
+        store.get_log_reader().await.read_vote().await.unwrap(),
+        Some(vote)
+    );
     let all = read_all(&mut store).await;
     assert_eq!(all, entries(1, 21, 60));
     // Appending continues where the log ended.
     append(&mut store, entries(2, 60, 62)).await.unwrap();
-    assert_eq!(store.get_log_state().await.unwrap().last_log_id, Some(log_id(2, 61)));
+    assert_eq!(
+        store.get_log_state().await.unwrap().last_log_id,
+        Some(log_id(2, 61))
+    );
 }
 
 #[tokio::test]
 async fn fresh_directory_gets_a_version_file() {
     let tmp = tempdir();
     let _store = open(tmp.path());
-    assert_eq!(fs::read_to_string(tmp.path().join(VERSION_FILE_NAME)).unwrap(), "1\n");
+    assert_eq!(
+        fs::read_to_string(tmp.path().join(VERSION_FILE_NAME)).unwrap(),
+        "1\n"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +109,10 @@ async fn unknown_version_is_refused() {
     build_log(tmp.path(), 3).await;
     fs::write(tmp.path().join(VERSION_FILE_NAME), "7\n").unwrap();
     let err = Store::open(small_config(tmp.path())).unwrap_err();
-    assert!(matches!(&err, Error::UnknownVersion { found, .. } if found == "7"), "{err}");
+    assert!(
+        matches!(&err, Error::UnknownVersion { found, .. } if found == "7"),
+        "{err}"
+    );
     assert!(err.to_string().contains(VERSION_FILE_NAME), "{err}");
 }
 
@@ -115,7 +139,10 @@ async fn torn_partial_record_at_the_tail_is_truncated() {
     write_at(&last, data_end, &torn);
 
     let mut store = open(dir);
-    assert_eq!(store.get_log_state().await.unwrap().last_log_id, Some(log_id(1, 29)));
+    assert_eq!(
+        store.get_log_state().await.unwrap().last_log_id,
+        Some(log_id(1, 29))
+    );
     assert_eq!(read_all(&mut store).await, entries(1, 0, 30));
     // The torn bytes were zeroed: new appends and another reopen are clean.
     append(&mut store, entries(1, 30, 32)).await.unwrap();
@@ -133,7 +160,10 @@ async fn bad_checksum_in_the_last_record_is_a_torn_tail() {
     let (offsets, _) = layout(&last, true);
     flip(&last, offsets.last().unwrap() + 12);
     let mut store = open(dir);
-    assert_eq!(store.get_log_state().await.unwrap().last_log_id, Some(log_id(1, 28)));
+    assert_eq!(
+        store.get_log_state().await.unwrap().last_log_id,
+        Some(log_id(1, 28))
+    );
     assert_eq!(read_all(&mut store).await, entries(1, 0, 29));
 }
 
@@ -158,7 +188,10 @@ async fn corruption_before_the_tail_is_refused_with_file_and_offset() {
         other => panic!("expected Corrupt, got {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("log-00000000000000000000.seg") && msg.contains(&offsets[2].to_string()), "{msg}");
+    assert!(
+        msg.contains("log-00000000000000000000.seg") && msg.contains(&offsets[2].to_string()),
+        "{msg}"
+    );
     flip(first, offsets[2] + 10); // repair
 
     // In the last segment, followed by valid records: not a torn tail.
@@ -226,7 +259,10 @@ async fn damaged_state_file_is_refused() {
     }
     flip(&dir.join(STATE_FILE_NAME), 21);
     let err = Store::open(small_config(dir)).unwrap_err();
-    assert!(matches!(&err, Error::Corrupt { path, .. } if path.ends_with(STATE_FILE_NAME)), "{err}");
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if path.ends_with(STATE_FILE_NAME)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +289,9 @@ async fn purge_deletes_whole_segments_only() {
     let after = segment_files(dir);
     assert!(after.len() < before.len());
     // The first remaining segment still holds entry 31.
-    let first_kept: u64 = after[0].file_name().unwrap().to_str().unwrap()[4..24].parse().unwrap();
+    let first_kept: u64 = after[0].file_name().unwrap().to_str().unwrap()[4..24]
+        .parse()
+        .unwrap();
     assert!(first_kept <= 31);
     assert_eq!(read_all(&mut store).await, entries(1, 31, 60));
     // Purging everything (e.g. after installing a snapshot) and appending after it.
@@ -265,7 +303,10 @@ async fn purge_deletes_whole_segments_only() {
     drop(store);
     let mut store = open(dir);
     assert_eq!(read_all(&mut store).await, entries(2, 101, 103));
-    assert_eq!(store.get_log_state().await.unwrap().last_purged_log_id, Some(log_id(2, 100)));
+    assert_eq!(
+        store.get_log_state().await.unwrap().last_purged_log_id,
+        Some(log_id(2, 100))
+    );
 }
 
 #[tokio::test]
@@ -279,7 +320,10 @@ async fn dead_segments_below_the_purge_point_are_removed_at_open() {
     let files = segment_files(dir);
     // Simulate a crash after the purge point was persisted but before files were removed:
     // persist the purge point with a store that then cannot delete (copy the files back).
-    let copies: Vec<(std::path::PathBuf, Vec<u8>)> = files.iter().map(|f| (f.clone(), fs::read(f).unwrap())).collect();
+    let copies: Vec<(std::path::PathBuf, Vec<u8>)> = files
+        .iter()
+        .map(|f| (f.clone(), fs::read(f).unwrap()))
+        .collect();
     {
         let mut store = open(dir);
         store.purge(log_id(1, 40)).await.unwrap();
@@ -339,8 +383,14 @@ async fn reads_of_evicted_entries_come_from_disk() {
     let mut store = open(tmp.path());
     append(&mut store, entries(1, 0, 100)).await.unwrap();
     let mut reader = store.get_log_reader().await;
-    assert_eq!(reader.try_get_log_entries(5..8).await.unwrap(), entries(1, 5, 8));
-    assert_eq!(reader.try_get_log_entries(..).await.unwrap(), entries(1, 0, 100));
+    assert_eq!(
+        reader.try_get_log_entries(5..8).await.unwrap(),
+        entries(1, 5, 8)
+    );
+    assert_eq!(
+        reader.try_get_log_entries(..).await.unwrap(),
+        entries(1, 0, 100)
+    );
     let limited = reader.limited_get_log_entries(0, 100).await.unwrap();
     assert!(!limited.is_empty());
     assert_eq!(limited, entries(1, 0, limited.len() as u64));

@@ -8,18 +8,20 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use corral_storage::snapshot::SNAPSHOT_RETAIN_COUNT_MIN;
 use corral_storage::Error;
 use corral_storage::FaultVfs;
 use corral_storage::OsVfs;
 use corral_storage::SnapshotFileMeta;
 use corral_storage::SnapshotInfo;
 use corral_storage::SnapshotStore;
-use corral_storage::snapshot::SNAPSHOT_RETAIN_COUNT_MIN;
 
 use crate::common::tempdir;
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 fn meta(index: u64) -> SnapshotFileMeta {
@@ -40,7 +42,11 @@ fn write(store: &SnapshotStore, index: u64, data: &[u8]) -> SnapshotInfo {
 }
 
 fn flip(path: &Path, offset: u64) {
-    let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = [0u8];
     f.read_exact_at(&mut b, offset).unwrap();
     f.write_all_at(&[b[0] ^ 0x04], offset).unwrap();
@@ -96,7 +102,12 @@ fn flipped_content_bit_is_reported_with_file_and_frame_offset() {
     let mut back = Vec::new();
     let io_err = reader.read_to_end(&mut back).unwrap_err();
     assert_eq!(io_err.kind(), std::io::ErrorKind::InvalidData);
-    assert!(io_err.to_string().contains("snapshot-00000000000000000010.snap"), "{io_err}");
+    assert!(
+        io_err
+            .to_string()
+            .contains("snapshot-00000000000000000010.snap"),
+        "{io_err}"
+    );
     assert_eq!(back, data[..64 * 1024]);
 }
 
@@ -108,7 +119,10 @@ fn flipped_header_and_trailer_bits_are_caught() {
     let len = fs::metadata(&info.path).unwrap().len();
     for offset in [0, 9, 17, 30, 40, len - 20, len - 1] {
         flip(&info.path, offset);
-        assert!(store.verify(&info.path).is_err(), "flip at {offset} undetected");
+        assert!(
+            store.verify(&info.path).is_err(),
+            "flip at {offset} undetected"
+        );
         flip(&info.path, offset);
     }
     assert!(store.verify(&info.path).is_ok());
@@ -122,7 +136,10 @@ fn bit_flip_on_read_through_the_vfs() {
     let store = SnapshotStore::open_with_vfs(tmp.path(), Arc::new(vfs)).unwrap();
     let info = write(&store, 3, &content(5000, 4));
     faults.flip_on_read("snapshot-", 100, 0x80);
-    assert!(matches!(store.verify(&info.path), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        store.verify(&info.path),
+        Err(Error::Corrupt { .. })
+    ));
     faults.clear_flips();
     assert!(store.verify(&info.path).is_ok());
 }
@@ -133,7 +150,12 @@ fn truncated_file_is_caught() {
     let store = SnapshotStore::open(tmp.path()).unwrap();
     let info = write(&store, 8, &content(150_000, 5));
     let len = fs::metadata(&info.path).unwrap().len();
-    OpenOptions::new().write(true).open(&info.path).unwrap().set_len(len - 100).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&info.path)
+        .unwrap()
+        .set_len(len - 100)
+        .unwrap();
     assert!(store.verify(&info.path).is_err());
 }
 
@@ -159,7 +181,12 @@ fn purge_keeps_at_least_three_and_reports_the_log_purge_point() {
     assert_eq!(SNAPSHOT_RETAIN_COUNT_MIN, 3);
     assert_eq!(purge.removed.len(), 2);
     assert_eq!(purge.log_purge_upto_index, Some(30));
-    let left: Vec<u64> = store.list().unwrap().iter().map(|i| i.last_log_index).collect();
+    let left: Vec<u64> = store
+        .list()
+        .unwrap()
+        .iter()
+        .map(|i| i.last_log_index)
+        .collect();
     assert_eq!(left, vec![30, 40, 50]);
     let purge = store.purge(5).unwrap();
     assert!(purge.removed.is_empty());
@@ -179,14 +206,27 @@ fn unfinished_snapshots_never_become_visible() {
     assert!(store.newest_valid().unwrap().is_none());
     let leftovers: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
         .collect();
     assert!(leftovers.is_empty());
 
     // A temp file left by a crash is removed at open.
-    fs::write(tmp.path().join("snapshot-00000000000000000009-1-0.tmp"), b"partial").unwrap();
+    fs::write(
+        tmp.path().join("snapshot-00000000000000000009-1-0.tmp"),
+        b"partial",
+    )
+    .unwrap();
     let store = SnapshotStore::open(tmp.path()).unwrap();
-    assert!(!tmp.path().join("snapshot-00000000000000000009-1-0.tmp").exists());
+    assert!(!tmp
+        .path()
+        .join("snapshot-00000000000000000009-1-0.tmp")
+        .exists());
     assert!(store.list().unwrap().is_empty());
 }
 

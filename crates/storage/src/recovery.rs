@@ -128,15 +128,17 @@ where
                     next_first_index: *first_index,
                 })
             }
-            Some((prev_end, prev_path)) if first_index < prev_end => return Err(Error::corrupt(
-                &path,
-                0,
-                format!(
+            Some((prev_end, prev_path)) if first_index < prev_end => {
+                return Err(Error::corrupt(
+                    &path,
+                    0,
+                    format!(
                     "segment starts at index {first_index} but {} already holds entries up to {}",
                     prev_path.display(),
                     prev_end - 1
                 ),
-            )),
+                ))
+            }
             Some(_) => {}
             None => {
                 if let Some(purged_end) = purged_end.filter(|end| first_index > end) {

@@ -201,13 +201,15 @@ pub fn scan_segment(
     if policy == RecoveryPolicy::Strict {
         match find_valid_record(bytes, pos + 1) {
             Ok(None) => {}
-            Ok(Some(valid_at)) => return Err(scan_error(
-                pos,
-                format!(
+            Ok(Some(valid_at)) => {
+                return Err(scan_error(
+                    pos,
+                    format!(
                     "{bad}, followed by a valid record at offset {valid_at}: this is corruption \
                          of written data, not a torn tail"
                 ),
-            )),
+                ))
+            }
             Err(()) => {
                 return Err(scan_error(
                     pos,
@@ -234,8 +236,20 @@ fn find_valid_record(bytes: &[u8], from: usize) -> Result<Option<usize>, ()> {
     let mut at = from;
     while at + RECORD_HEADER_BYTES <= bytes.len() {
         let len = le_u32(bytes, at).unwrap_or(0) as usize;
+        if len == 0 {
+            // Skip a zero run quickly: a length field that ends in the next non-zero byte
+            // starts at most 3 bytes before it.
+            let rest = bytes.get(at..).unwrap_or_default();
+            match rest.iter().position(|b| *b != 0) {
+                None => break,
+                Some(p) => {
+                    at = (at + p).saturating_sub(3).max(at + 1);
+                    continue;
+                }
+            }
+        }
         let payload_end = at + RECORD_HEADER_BYTES + len;
-        if len == 0 || len > RECORD_BYTES_MAX || payload_end > bytes.len() {
+        if len > RECORD_BYTES_MAX || payload_end > bytes.len() {
             at += 1;
             continue;
         }

@@ -369,6 +369,7 @@ impl Writer {
                 // No segment yet, a gap after a purge, or the segment is full: roll over.
                 _ => {
                     self.flush_buf()?;
+                    self.sync_last_segment()?;
                     self.create_segment(index)?;
                 }
             }
@@ -431,6 +432,24 @@ impl Writer {
         self.buf.clear();
         self.buf_offsets.clear();
         self.mark_dirty(file, path);
+        Ok(())
+    }
+
+    /// fsync the last segment before a newer one exists, even with `force_sync` off:
+    /// recovery accepts a torn tail only in the last segment, so every earlier segment must
+    /// be complete on disk before a crash can leave a later one behind.
+    fn sync_last_segment(&mut self) -> Result<()> {
+        let last = {
+            let table = self.shared.table.read();
+            table
+                .segments
+                .last()
+                .map(|s| (s.file.clone(), s.path.clone()))
+        };
+        if let Some((file, path)) = last {
+            file.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
+            self.dirty.retain(|(f, _)| !Arc::ptr_eq(f, &file));
+        }
         Ok(())
     }
 
@@ -530,11 +549,11 @@ impl Writer {
         }
     }
 
-    /// Remove entries `>= index`: whole segments from the newest backwards (so a crash
-    /// never leaves a hole), then the tail of the segment that keeps a prefix.
+    /// Remove entries `>= index`: whole segments from the newest backwards, each removal
+    /// made durable before the next (so a crash never leaves a hole), then the tail of the
+    /// segment that keeps a prefix.
     fn truncate_from(&mut self, index: u64) -> Result<()> {
         let mut table = self.shared.table.write();
-        let mut removed_any = false;
         while let Some(last) = table.segments.last() {
             if last.first_index < index {
                 break;
@@ -542,8 +561,10 @@ impl Writer {
             self.vfs
                 .remove(&last.path)
                 .map_err(|e| Error::io("remove", &last.path, e))?;
+            self.vfs
+                .sync_dir(&self.settings.dir)
+                .map_err(|e| Error::io("fsync directory", &self.settings.dir, e))?;
             table.segments.pop();
-            removed_any = true;
         }
         if let Some(last) = table.segments.last_mut() {
             if last.end_index() > index {
@@ -575,11 +596,6 @@ impl Writer {
             }
         }
         drop(table);
-        if removed_any {
-            self.vfs
-                .sync_dir(&self.settings.dir)
-                .map_err(|e| Error::io("fsync directory", &self.settings.dir, e))?;
-        }
         self.shared.written_end.fetch_min(index, Ordering::SeqCst);
         self.shared.durable_end.fetch_min(index, Ordering::SeqCst);
         Ok(())

@@ -2,6 +2,8 @@
 //!
 //! - `corral server [--config zoo.cfg] [-D name=value]...`: with no arguments, a standalone
 //!   server on 127.0.0.1:2181 with its data in `./corral-data`.
+//! - `corral bench --addr name=host:port,...`: a load generator over the wire, usable against
+//!   any ZooKeeper-compatible address; with several targets it prints their ratios.
 
 mod server_cmd;
 
@@ -22,11 +24,24 @@ struct Cli {
 enum Command {
     /// Run a server (standalone on 127.0.0.1:2181 with ./corral-data when given no configuration).
     Server(server_cmd::ServerArgs),
+    /// Drive load against one or more ZooKeeper-compatible servers and report ops/s and latency.
+    Bench(corral_bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => server_cmd::run(args),
+        Command::Bench(args) => bench(args),
     }
+}
+
+fn bench(args: corral_bench::BenchArgs) -> anyhow::Result<()> {
+    let json = args.json;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(corral_bench::run(args))?;
+    report.print(json);
+    Ok(())
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test Corral has, from a bare Debian machine: installs what the tests need
+# (Apache ZooKeeper from Debian's packages for the differential tests, a Python venv with
+# kazoo for the recipe tests), checks formatting and lints, then runs the Rust test suite
+# (unit, golden, property/fuzz, real-client, differential, crash tests) and the kazoo suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== installing test dependencies"
+bash scripts/install-test-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+# The property tests (our fuzzing of decoders and apply) run a bounded number of cases.
+export PROPTEST_CASES="${PROPTEST_CASES:-512}"
+cargo test --workspace --locked
+
+echo "== kazoo recipes against corral server"
+cargo build --locked -p corral
+CORRAL_BIN="$PWD/target/debug/corral" "${CORRAL_VENV:-$PWD/.venv}/bin/python" -m pytest -q tests/kazoo
+
+echo "== all tests passed"

@@ -9,6 +9,7 @@
 //! |-------------------|----------------------------------------------------------------------|
 //! | [`vfs`]           | every file operation goes through [`Vfs`] / [`VfsFile`] (real: [`OsVfs`]) |
 //! | [`fault_vfs`]     | a [`Vfs`] wrapper that injects short writes, fsync errors, bit flips   |
+//! | [`mem_vfs`]       | an in-memory [`Vfs`] that models what survives a crash (crash tests)   |
 //! | [`record`]        | one length + CRC32C framed record                                    |
 //! | [`segment`]       | segment file names, header, and the pure scan that finds torn tails  |
 //! | `segment_table`   | in-memory map of log index → (segment file, byte offset)             |
@@ -56,6 +57,7 @@
 pub mod error;
 pub mod fault_vfs;
 pub mod log_store;
+pub mod mem_vfs;
 pub mod record;
 pub mod segment;
 pub mod snapshot;
@@ -78,6 +80,8 @@ pub use fault_vfs::Faults;
 pub use log_store::LogPositions;
 pub use log_store::LogReader;
 pub use log_store::LogStore;
+pub use mem_vfs::CrashMode;
+pub use mem_vfs::MemVfs;
 pub use snapshot::SnapshotFileMeta;
 pub use snapshot::SnapshotInfo;
 pub use snapshot::SnapshotPurge;

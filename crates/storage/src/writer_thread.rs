@@ -246,6 +246,14 @@ impl Writer {
                 }
             }
             self.sync_and_ack();
+            // Under constant load `recv_timeout` may never time out: check the deadline here.
+            if self
+                .lazy_state
+                .as_ref()
+                .is_some_and(|(_, due)| *due <= Instant::now())
+            {
+                self.persist_lazy_state();
+            }
         }
         self.sync_and_ack();
         self.persist_lazy_state();

@@ -33,7 +33,9 @@
 //!   `[u32 payload len][u32 crc32c(payload)][payload]` where the payload is the postcard
 //!   encoding of one openraft entry and `1 <= len <= RECORD_BYTES_MAX`. Files are
 //!   preallocated with zeros (`prealloc_bytes` at a time); a zero length field marks the end
-//!   of data. A segment is rolled over once it would exceed `segment_bytes_max`.
+//!   of data. A segment is rolled over once it would exceed `segment_bytes_max`; the old
+//!   segment is fsync'd before the new one is created (temp name, fsync, rename, directory
+//!   fsync), so only the last segment can ever have a torn tail.
 //! * `raft-state` — `magic "CRRLSTAT"`, `u32 version = 1`, `u32 payload len`,
 //!   `u32 crc32c(payload)`, then the postcard encoding of
 //!   `(Option<vote>, Option<committed log id>, Option<last purged log id>)`. Replaced with

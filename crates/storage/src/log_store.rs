@@ -404,9 +404,9 @@ where
         entries: Vec<C::Entry>,
         ack: Box<dyn FnOnce(io::Result<()>) + Send>,
     ) -> Result<()> {
-        if let Err(e) = self.check_poison() {
-            ack(Err(io::Error::other(e.to_string())));
-            return Err(e);
+        if let Some(err) = self.shared.disk.poisoned_error() {
+            ack(Err(io::Error::from(err)));
+            return Err(self.poisoned().unwrap_or(Error::WriterStopped));
         }
         let Some(first_index) = entries.first().map(|e| e.index()) else {
             ack(Ok(()));

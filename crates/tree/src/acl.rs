@@ -236,6 +236,48 @@ impl AclStore {
     pub(crate) fn len(&self) -> usize {
         self.by_value.len()
     }
+
+    /// One past the highest id in use or free.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Every list in use with its id, in id order.
+    pub(crate) fn live(&self) -> impl Iterator<Item = (AclId, &Arc<[Acl]>)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.as_ref().map(|s| (i as AclId, &s.acl)))
+    }
+
+    /// A store from loaded lists: list `i` gets id `i` with `refs[i]` references; a list nobody
+    /// references is left out (its id is free). `None` if two lists are equal (interning would
+    /// no longer find a unique id) or the counts disagree.
+    pub(crate) fn from_lists(lists: Vec<Arc<[Acl]>>, refs: &[u64]) -> Option<AclStore> {
+        if lists.len() != refs.len() {
+            return None;
+        }
+        let mut store = AclStore {
+            slots: Vec::with_capacity(lists.len()),
+            free: Vec::new(),
+            by_value: HashMap::with_capacity(lists.len()),
+        };
+        for (i, (acl, &refs)) in lists.into_iter().zip(refs).enumerate() {
+            let key = AclKey(acl.clone());
+            if store.by_value.contains_key(&key) {
+                return None;
+            }
+            if refs == 0 {
+                store.slots.push(None);
+                store.free.push(i as AclId);
+                continue;
+            }
+            store.by_value.insert(key, i as AclId);
+            store.slots.push(Some(Slot { acl, refs }));
+        }
+        store.free.reverse();
+        Some(store)
+    }
 }
 
 #[cfg(test)]

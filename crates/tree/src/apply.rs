@@ -86,8 +86,7 @@ impl DataTree {
         let mut paths: Vec<String> = self
             .sessions
             .ephemerals_of(session_id)
-            .filter_map(|id| self.store.get(id))
-            .map(|n| n.path().to_owned())
+            .map(|id| self.store.path_of(id))
             .collect();
         paths.sort_unstable();
         paths
@@ -140,13 +139,15 @@ impl DataTree {
         if path::parent_for_write(path).is_none() || path::is_special(path) {
             return Err(ErrorCode::BadArguments);
         }
-        let node = self.store.node(path).ok_or(ErrorCode::NoNode)?;
+        let id = self.store.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let node = self.store.get(id).ok_or(ErrorCode::NoNode)?;
         if node.num_children > 0 {
             return Err(ErrorCode::NotEmpty);
         }
-        let reapable = match owner_kind(node.ephemeral_owner, self.config.extended_types_enabled) {
+        let owner = self.store.owner(id);
+        let reapable = match owner_kind(owner, self.config.extended_types_enabled) {
             OwnerKind::Container => true,
-            OwnerKind::Ttl => ttl_expired(node.ephemeral_owner, node.mtime, now_ms),
+            OwnerKind::Ttl => ttl_expired(owner, node.mtime, now_ms),
             OwnerKind::Normal | OwnerKind::Void => false,
         };
         if !reapable {

@@ -33,14 +33,14 @@ pub(crate) fn digest(tree: &DataTree) -> u64 {
     let mut nodes: Vec<_> = tree
         .store
         .ids()
-        .filter_map(|id| tree.store.get(id))
+        .filter_map(|id| Some((tree.store.path_of(id), id, tree.store.get(id)?)))
         .collect();
-    nodes.sort_unstable_by(|a, b| a.path().cmp(b.path()));
+    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut h = Fnv::new();
     h.i64(tree.last_applied_zxid);
     h.i64(nodes.len() as i64);
-    for n in nodes {
-        h.str(n.path());
+    for (path, id, n) in nodes {
+        h.str(&path);
         match n.data() {
             Some(data) => {
                 h.i64(data.len() as i64);
@@ -54,7 +54,7 @@ pub(crate) fn digest(tree: &DataTree) -> u64 {
             n.pzxid,
             n.ctime,
             n.mtime,
-            n.ephemeral_owner,
+            tree.store.owner(id),
         ] {
             h.i64(v);
         }

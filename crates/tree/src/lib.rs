@@ -21,6 +21,8 @@
 //!   nothing is applied before every op has been validated.
 //! - `mutate`: applying effects the way `DataTree` does, collecting watch triggers.
 //! - `apply`: the txn dispatcher; `read`: the read operations; `digest`: the replica digest.
+//! - `snapshot`: the versioned snapshot stream, copy-on-write snapshots that do not pause
+//!   writes, and loading (see `FORMAT.md`).
 //!
 //! API CONTRACT (the server codes against these signatures).
 
@@ -33,9 +35,11 @@ mod multi;
 mod mutate;
 mod node;
 mod path;
+mod payload;
 mod prep;
 mod read;
 mod session;
+mod snapshot;
 mod store;
 pub mod txn;
 
@@ -48,6 +52,7 @@ use corral_proto::response::Response;
 use corral_proto::{Acl, ErrorCode, Id, Stat};
 
 pub use auth::{AuthProviders, SaslProvider, X509Provider};
+pub use snapshot::{SnapshotError, SnapshotToken, FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION};
 pub use txn::{Txn, TxnKind, WriteOp};
 
 use acl::AclStore;
@@ -112,6 +117,10 @@ pub struct DataTree {
     last_applied_zxid: i64,
     /// Sum of path and data lengths (`DataTree.approximateDataSize`).
     data_bytes: u64,
+    /// The running copy-on-write snapshot, if any (see `snapshot/`).
+    cow: Option<Box<snapshot::Cow>>,
+    /// Counts `begin_snapshot` calls, tying tokens to the snapshot they started.
+    snapshot_generation: u64,
 }
 
 impl DataTree {
@@ -127,7 +136,7 @@ impl DataTree {
     pub fn with_providers(config: TreeConfig, providers: AuthProviders) -> DataTree {
         let mut acls = AclStore::default();
         let open = acls.intern(acl::open_acl_unsafe());
-        let root = Node::new("/", Some(&[]), open, 0, 0, 0);
+        let root = Node::new("", Some(&[]), open, 0, 0).unwrap_or_else(|| unreachable!());
         let mut tree = DataTree {
             config,
             providers,
@@ -138,6 +147,8 @@ impl DataTree {
             ttls: BTreeSet::new(),
             last_applied_zxid: 0,
             data_bytes: 1,
+            cow: None,
+            snapshot_generation: 0,
         };
         tree.add_builtin("/zookeeper", acl::open_acl_unsafe(), 0);
         tree.add_builtin("/zookeeper/quota", acl::open_acl_unsafe(), 0);
@@ -147,11 +158,13 @@ impl DataTree {
 
     fn add_builtin(&mut self, path: &str, acl: Vec<Acl>, aversion: i32) {
         let acl = self.acls.intern(acl);
-        let mut node = Node::new(path, Some(&[]), acl, 0, 0, 0);
+        let Some(mut node) = Node::new(path::name_of(path), Some(&[]), acl, 0, 0) else {
+            return;
+        };
         node.aversion = aversion;
         let parent = self.store.lookup(path::parent_of(path));
         if let Some(parent) = parent {
-            self.store.insert(parent, node);
+            self.store.insert(parent, node, 0);
             self.data_bytes += path.len() as u64;
         }
     }
@@ -219,9 +232,10 @@ impl DataTree {
 
     /// Stat without any ACL check (setWatches catch-up, 4lw).
     pub fn stat(&self, path: &str) -> Option<Stat> {
+        let id = self.store.lookup(path)?;
         self.store
-            .node(path)
-            .map(|n| n.stat(self.config.extended_types_enabled))
+            .get(id)
+            .map(|n| n.stat(self.store.owner(id), self.config.extended_types_enabled))
     }
 
     /// ACL of a node without any check (watch registration filtering).
@@ -298,10 +312,6 @@ impl DataTree {
 
     /// Every node path in a stable order (slot order), for snapshots and checks.
     pub fn paths(&self) -> Vec<String> {
-        self.store
-            .ids()
-            .filter_map(|id| self.store.get(id))
-            .map(|n| n.path().to_owned())
-            .collect()
+        self.store.ids().map(|id| self.store.path_of(id)).collect()
     }
 }

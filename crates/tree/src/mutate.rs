@@ -100,9 +100,14 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Option<Stat> {
         let parent_path = path::parent_of(path);
+        let name = path::name_of(path);
         let parent_id = self.store.lookup(parent_path)?;
-        if self.store.lookup(path).is_some() {
+        if self.store.child(parent_id, name.as_bytes()).is_some() {
             return None;
+        }
+        let node = Node::new(name, data.map(|d| &d[..]), 0, ctx.zxid, ctx.time_ms)?;
+        if parent_cversion > self.store.get(parent_id)?.cversion {
+            self.preserve(parent_id);
         }
         let acl_id = self.acls.intern(acl);
         let parent = self.store.get_mut(parent_id)?;
@@ -111,15 +116,9 @@ impl DataTree {
             parent.pzxid = ctx.zxid;
         }
         let parent_acl = parent.acl;
-        let node = Node::new(
-            path,
-            data.map(|d| &d[..]),
-            acl_id,
-            owner,
-            ctx.zxid,
-            ctx.time_ms,
-        );
-        let Some(id) = self.store.insert(parent_id, node) else {
+        let mut node = node;
+        node.acl = acl_id;
+        let Some(id) = self.store.insert(parent_id, node, owner) else {
             self.acls.release(acl_id);
             return None;
         };
@@ -134,7 +133,10 @@ impl DataTree {
             OwnerKind::Normal => self.sessions.add_ephemeral(owner, id),
             OwnerKind::Void => {}
         }
-        let stat = self.store.get(id)?.stat(self.config.extended_types_enabled);
+        let stat = self
+            .store
+            .get(id)?
+            .stat(owner, self.config.extended_types_enabled);
         self.trigger(triggers, path, WatchEvent::NodeCreated, acl_id);
         self.trigger(
             triggers,
@@ -153,11 +155,15 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> bool {
         let parent_path = path::parent_of(path);
-        let (Some(parent_id), Some(id)) = (self.store.lookup(parent_path), self.store.lookup(path))
-        else {
+        let Some(parent_id) = self.store.lookup(parent_path) else {
             return false;
         };
-        let Some(node) = self.store.remove(parent_id, id) else {
+        let Some(id) = self.store.child(parent_id, path::name_of(path).as_bytes()) else {
+            return false;
+        };
+        self.preserve(parent_id);
+        self.preserve(id);
+        let Some((node, owner)) = self.store.remove(id) else {
             return false;
         };
         let Some(parent) = self.store.get_mut(parent_id) else {
@@ -170,14 +176,14 @@ impl DataTree {
         self.data_bytes = self
             .data_bytes
             .saturating_sub((path.len() + node.data_len()) as u64);
-        match owner_kind(node.ephemeral_owner, self.config.extended_types_enabled) {
+        match owner_kind(owner, self.config.extended_types_enabled) {
             OwnerKind::Container => {
                 self.containers.remove(&id);
             }
             OwnerKind::Ttl => {
                 self.ttls.remove(&id);
             }
-            OwnerKind::Normal => self.sessions.remove_ephemeral(node.ephemeral_owner, id),
+            OwnerKind::Normal => self.sessions.remove_ephemeral(owner, id),
             OwnerKind::Void => {}
         }
         self.trigger(triggers, path, WatchEvent::NodeDeleted, node.acl);
@@ -202,13 +208,17 @@ impl DataTree {
     ) -> Option<Stat> {
         let id = self.store.lookup(path)?;
         let extended = self.config.extended_types_enabled;
+        let owner = self.store.owner(id);
+        self.preserve(id);
         let node = self.store.get_mut(id)?;
         let old_len = node.data_len();
-        node.set_data(data.map(|d| &d[..]));
+        if !node.set_data(data.map(|d| &d[..])) {
+            return None;
+        }
         node.mtime = ctx.time_ms;
         node.mzxid = ctx.zxid;
         node.version = version;
-        let stat = node.stat(extended);
+        let stat = node.stat(owner, extended);
         let acl = node.acl;
         self.data_bytes =
             (self.data_bytes + data.map_or(0, Bytes::len) as u64).saturating_sub(old_len as u64);
@@ -219,8 +229,10 @@ impl DataTree {
     /// `DataTree.setACL`: the new list and the aversion the txn carries; no watch fires.
     pub(crate) fn set_acl(&mut self, path: &str, acl: Vec<Acl>, version: i32) -> Option<Stat> {
         let id = self.store.lookup(path)?;
+        self.preserve(id);
         let new_acl = self.acls.intern(acl);
         let extended = self.config.extended_types_enabled;
+        let owner = self.store.owner(id);
         let Some(node) = self.store.get_mut(id) else {
             self.acls.release(new_acl);
             return None;
@@ -228,7 +240,7 @@ impl DataTree {
         let old_acl = node.acl;
         node.acl = new_acl;
         node.aversion = version;
-        let stat = node.stat(extended);
+        let stat = node.stat(owner, extended);
         self.acls.release(old_acl);
         Some(stat)
     }

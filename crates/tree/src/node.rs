@@ -3,9 +3,11 @@
 //! The layout is chosen for memory (a million znodes must cost little beyond their paths and
 //! data): the persisted stat fields inline, the ACL as a 4-byte id into the interned store, the
 //! children as an intrusive doubly linked list of 4-byte node ids (O(1) insert and unlink, no
-//! per-parent allocation), and the path and data in one heap block.
+//! per-parent allocation), the parent as a 4-byte id, and only the node's *name* (not its full
+//! path) with its data in one heap block behind a thin pointer (`payload.rs`).
 //!
-//! `ephemeral_owner` keeps ZooKeeper's encoding (`EphemeralType`): a session id, the container
+//! The owner (`ephemeralOwner`) lives in a side table of the store, flagged by [`HAS_OWNER`]:
+//! it is zero for almost every node. It keeps ZooKeeper's encoding (`EphemeralType`): a session id, the container
 //! marker `i64::MIN`, or `0xFF` in the top byte + TTL in the low 40 bits, so snapshots stay
 //! convertible to and from ZooKeeper's and the reported value can hide the internal markers.
 
@@ -13,6 +15,7 @@ use corral_proto::consts::CONTAINER_EPHEMERAL_OWNER;
 use corral_proto::Stat;
 
 use crate::acl::AclId;
+use crate::payload::Payload;
 
 /// Index of a node in the store's arena.
 pub(crate) type NodeId = u32;
@@ -59,95 +62,137 @@ pub(crate) fn ttl_of(owner: i64) -> i64 {
     (owner as u64 & EXTENDED_VALUE_MASK) as i64
 }
 
-/// Bytes of the header in front of the path inside `Node::buf`: path length (u32 LE) and a
-/// flag saying whether the data is present (null data is distinct from empty data).
-const HEADER_BYTES: usize = 5;
+/// `Node::flags`: the node has an entry in the store's owner table (ephemeral, container or
+/// TTL); persistent nodes, the vast majority, pay nothing for the owner.
+pub(crate) const HAS_OWNER: u8 = 1;
 
+/// 88 bytes: the persisted stat fields inline (40), the versions and the ACL id (16), the parent
+/// and the intrusive child list as 4-byte ids (20), the name and data behind a thin pointer (8).
+/// The full path is not stored: it is the names up the parent chain (see `Store::path_of`).
+#[derive(Clone)]
 pub(crate) struct Node {
     pub(crate) czxid: i64,
     pub(crate) mzxid: i64,
     pub(crate) pzxid: i64,
     pub(crate) ctime: i64,
     pub(crate) mtime: i64,
-    pub(crate) ephemeral_owner: i64,
+    payload: Payload,
     pub(crate) version: i32,
     /// The stored counter: number of child creations (see [`Node::stat`]).
     pub(crate) cversion: i32,
     pub(crate) aversion: i32,
     pub(crate) acl: AclId,
+    /// The parent's id ([`NIL`] for the root).
+    pub(crate) parent: NodeId,
     pub(crate) first_child: NodeId,
     pub(crate) next_sibling: NodeId,
     pub(crate) prev_sibling: NodeId,
     pub(crate) num_children: u32,
-    /// `[path len: u32 LE][has data: u8][path][data]`.
-    buf: Box<[u8]>,
+    pub(crate) flags: u8,
 }
 
 impl Node {
     /// A fresh node as `DataTree.createNode` makes it: czxid = mzxid = pzxid = zxid,
-    /// ctime = mtime = time, every version 0.
+    /// ctime = mtime = time, every version 0. `name` is the last path segment ("" for the
+    /// root). `None` if the name or data exceed 4 GiB (unreachable through the protocol).
     pub(crate) fn new(
-        path: &str,
+        name: &str,
         data: Option<&[u8]>,
         acl: AclId,
-        owner: i64,
         zxid: i64,
         time: i64,
-    ) -> Node {
-        Node {
+    ) -> Option<Node> {
+        Some(Node {
             czxid: zxid,
             mzxid: zxid,
             pzxid: zxid,
             ctime: time,
             mtime: time,
-            ephemeral_owner: owner,
+            payload: Payload::new(name.as_bytes(), data)?,
             version: 0,
             cversion: 0,
             aversion: 0,
             acl,
+            parent: NIL,
             first_child: NIL,
             next_sibling: NIL,
             prev_sibling: NIL,
             num_children: 0,
-            buf: pack(path, data),
+            flags: 0,
+        })
+    }
+
+    /// A node decoded from a snapshot: links and flags are set when the store is assembled.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn loaded(
+        payload: Payload,
+        parent: NodeId,
+        acl: AclId,
+        zxids: [i64; 3],
+        times: [i64; 2],
+        versions: [i32; 3],
+    ) -> Node {
+        Node {
+            czxid: zxids[0],
+            mzxid: zxids[1],
+            pzxid: zxids[2],
+            ctime: times[0],
+            mtime: times[1],
+            payload,
+            version: versions[0],
+            cversion: versions[1],
+            aversion: versions[2],
+            acl,
+            parent,
+            first_child: NIL,
+            next_sibling: NIL,
+            prev_sibling: NIL,
+            num_children: 0,
+            flags: 0,
         }
     }
 
-    fn path_len(&self) -> usize {
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&self.buf[..4]);
-        u32::from_le_bytes(len) as usize
+    /// The last path segment ("" for the root).
+    pub(crate) fn name(&self) -> &str {
+        // Built from a `&str` (or checked UTF-8 when loaded), so always valid.
+        std::str::from_utf8(self.payload.name()).unwrap_or_default()
     }
 
-    pub(crate) fn path(&self) -> &str {
-        // Built from a `&str` in `pack`, so always valid UTF-8.
-        std::str::from_utf8(self.path_bytes()).unwrap_or_default()
-    }
-
-    /// The path without the UTF-8 check (index probes compare bytes).
-    pub(crate) fn path_bytes(&self) -> &[u8] {
-        &self.buf[HEADER_BYTES..HEADER_BYTES + self.path_len()]
+    /// The name without the UTF-8 check (index probes compare bytes).
+    pub(crate) fn name_bytes(&self) -> &[u8] {
+        self.payload.name()
     }
 
     pub(crate) fn data(&self) -> Option<&[u8]> {
-        (self.buf[4] != 0).then(|| &self.buf[HEADER_BYTES + self.path_len()..])
+        self.payload.data()
     }
 
     pub(crate) fn data_len(&self) -> usize {
-        self.data().map_or(0, <[u8]>::len)
+        self.payload.data_len()
     }
 
-    pub(crate) fn set_data(&mut self, data: Option<&[u8]>) {
-        let buf = pack(self.path(), data);
-        self.buf = buf;
+    /// Replaces the data; false (nothing changed) if it exceeds 4 GiB.
+    pub(crate) fn set_data(&mut self, data: Option<&[u8]>) -> bool {
+        match Payload::new(self.payload.name(), data) {
+            Some(payload) => {
+                self.payload = payload;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn has_owner(&self) -> bool {
+        self.flags & HAS_OWNER != 0
     }
 
     /// `DataNode.copyStat`: the reported cversion is `stored × 2 − numChildren` (creations plus
-    /// deletions, in Java int arithmetic), and containers and TTL nodes report owner 0.
-    pub(crate) fn stat(&self, extended_types: bool) -> Stat {
+    /// deletions, in Java int arithmetic), and containers and TTL nodes report owner 0. `owner`
+    /// is the stored `ephemeralOwner` (kept by the store, not in the node).
+    pub(crate) fn stat(&self, owner: i64, extended_types: bool) -> Stat {
         let num_children = self.num_children as i32;
-        let ephemeral_owner = match owner_kind(self.ephemeral_owner, extended_types) {
-            OwnerKind::Normal => self.ephemeral_owner,
+        let ephemeral_owner = match owner_kind(owner, extended_types) {
+            OwnerKind::Normal => owner,
             _ => 0,
         };
         Stat {
@@ -166,16 +211,6 @@ impl Node {
     }
 }
 
-fn pack(path: &str, data: Option<&[u8]>) -> Box<[u8]> {
-    let data_bytes = data.unwrap_or_default();
-    let mut buf = Vec::with_capacity(HEADER_BYTES + path.len() + data_bytes.len());
-    buf.extend_from_slice(&(path.len() as u32).to_le_bytes());
-    buf.push(u8::from(data.is_some()));
-    buf.extend_from_slice(path.as_bytes());
-    buf.extend_from_slice(data_bytes);
-    buf.into_boxed_slice()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +222,7 @@ mod tests {
             "size_of::<Node>() = {size} bytes (Option<Node> = {})",
             std::mem::size_of::<Option<Node>>()
         );
-        assert!(size <= 96, "Node grew to {size} bytes");
+        assert!(size <= 88, "Node grew to {size} bytes");
         assert_eq!(
             std::mem::size_of::<Option<Node>>(),
             size,
@@ -197,15 +232,15 @@ mod tests {
 
     #[test]
     fn null_and_empty_data_differ() {
-        let mut n = Node::new("/a", None, 0, 0, 1, 2);
+        let mut n = Node::new("a", None, 0, 1, 2).unwrap();
         assert_eq!(n.data(), None);
-        assert_eq!(n.path(), "/a");
-        n.set_data(Some(b""));
+        assert_eq!(n.name(), "a");
+        assert!(n.set_data(Some(b"")));
         assert_eq!(n.data(), Some(&b""[..]));
-        n.set_data(Some(b"xyz"));
+        assert!(n.set_data(Some(b"xyz")));
         assert_eq!(n.data(), Some(&b"xyz"[..]));
-        assert_eq!(n.path(), "/a");
-        assert_eq!(n.stat(false).data_length, 3);
+        assert_eq!(n.name(), "a");
+        assert_eq!(n.stat(0, false).data_length, 3);
     }
 
     #[test]
@@ -218,21 +253,19 @@ mod tests {
         assert_eq!(owner_kind(i64::MIN, true), OwnerKind::Container);
         assert_eq!(owner_kind(0, true), OwnerKind::Void);
         assert_eq!(owner_kind(0x0100_0000_0000_0001, true), OwnerKind::Normal);
-        let mut n = Node::new("/c", None, 0, i64::MIN, 1, 2);
-        assert_eq!(n.stat(true).ephemeral_owner, 0);
-        n.ephemeral_owner = ttl;
-        assert_eq!(n.stat(true).ephemeral_owner, 0);
-        n.ephemeral_owner = 7;
-        assert_eq!(n.stat(true).ephemeral_owner, 7);
+        let n = Node::new("c", None, 0, 1, 2).unwrap();
+        assert_eq!(n.stat(i64::MIN, true).ephemeral_owner, 0);
+        assert_eq!(n.stat(ttl, true).ephemeral_owner, 0);
+        assert_eq!(n.stat(7, true).ephemeral_owner, 7);
     }
 
     #[test]
     fn reported_cversion() {
-        let mut n = Node::new("/p", None, 0, 0, 1, 2);
+        let mut n = Node::new("p", None, 0, 1, 2).unwrap();
         n.cversion = 3;
         n.num_children = 1;
-        assert_eq!(n.stat(false).cversion, 5);
+        assert_eq!(n.stat(0, false).cversion, 5);
         n.cversion = 0;
-        assert_eq!(n.stat(false).cversion, -1, "the root of a fresh tree");
+        assert_eq!(n.stat(0, false).cversion, -1, "the root of a fresh tree");
     }
 }

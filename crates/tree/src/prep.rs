@@ -87,11 +87,12 @@ impl<'t> Prep<'t> {
             return rec.clone();
         }
         let tree = self.tree;
-        tree.store.node(path).map(|n| Rec {
+        let id = tree.store.lookup(path)?;
+        tree.store.get(id).map(|n| Rec {
             version: n.version,
             cversion: n.cversion,
             aversion: n.aversion,
-            owner: n.ephemeral_owner,
+            owner: tree.store.owner(id),
             child_count: n.num_children as i32,
             acl: tree.acls.get(n.acl),
         })

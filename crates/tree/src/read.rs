@@ -27,8 +27,8 @@ impl DataTree {
         Ok((id, node))
     }
 
-    fn stat_of(&self, node: &Node) -> Stat {
-        node.stat(self.config.extended_types_enabled)
+    fn stat_of(&self, id: NodeId, node: &Node) -> Stat {
+        node.stat(self.store.owner(id), self.config.extended_types_enabled)
     }
 
     pub(crate) fn read_exists(&self, path: &str, identities: &[Id]) -> Result<Stat, ErrorCode> {
@@ -36,7 +36,7 @@ impl DataTree {
             return Err(ErrorCode::BadArguments);
         }
         self.readable(path, perms::READ, identities)
-            .map(|(_, n)| self.stat_of(n))
+            .map(|(id, n)| self.stat_of(id, n))
     }
 
     pub(crate) fn read_data(
@@ -44,8 +44,11 @@ impl DataTree {
         path: &str,
         identities: &[Id],
     ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
-        let (_, node) = self.readable(path, perms::READ, identities)?;
-        Ok((node.data().map(Bytes::copy_from_slice), self.stat_of(node)))
+        let (id, node) = self.readable(path, perms::READ, identities)?;
+        Ok((
+            node.data().map(Bytes::copy_from_slice),
+            self.stat_of(id, node),
+        ))
     }
 
     pub(crate) fn read_children(
@@ -57,10 +60,10 @@ impl DataTree {
         let mut names: Vec<String> = self
             .store
             .children(id)
-            .map(|(_, child)| path::name_of(child.path()).to_owned())
+            .map(|(_, child)| child.name().to_owned())
             .collect();
         names.sort_unstable();
-        Ok((names, self.stat_of(node)))
+        Ok((names, self.stat_of(id, node)))
     }
 
     /// getACL needs READ or ADMIN; without ADMIN, digest ids are masked.
@@ -69,14 +72,14 @@ impl DataTree {
         path: &str,
         identities: &[Id],
     ) -> Result<(Vec<Acl>, Stat), ErrorCode> {
-        let (_, node) = self.readable(path, perms::READ | perms::ADMIN, identities)?;
+        let (id, node) = self.readable(path, perms::READ | perms::ADMIN, identities)?;
         let list = self.acls.get(node.acl);
         let shown = if self.permits(&list, perms::ADMIN, identities) {
             list.to_vec()
         } else {
             acl::mask_digests(&list)
         };
-        Ok((shown, self.stat_of(node)))
+        Ok((shown, self.stat_of(id, node)))
     }
 
     /// ZooKeeper counts map keys: for "/" every node but the root, for "" (the root's alias,
@@ -140,24 +143,22 @@ impl DataTree {
         max_never_used_ms: i64,
         limit: usize,
     ) -> Vec<String> {
-        let containers = self
-            .containers
-            .iter()
-            .filter_map(|&id| self.store.get(id))
-            .filter(|n| {
+        let containers = self.containers.iter().copied().filter(|&id| {
+            self.store.get(id).is_some_and(|n| {
                 n.num_children == 0
                     && (n.cversion > 0
                         || (max_never_used_ms != 0
                             && now_ms.saturating_sub(n.mtime) > max_never_used_ms))
-            });
-        let ttls = self
-            .ttls
-            .iter()
-            .filter_map(|&id| self.store.get(id))
-            .filter(|n| n.num_children == 0 && ttl_expired(n.ephemeral_owner, n.mtime, now_ms));
+            })
+        });
+        let ttls = self.ttls.iter().copied().filter(|&id| {
+            self.store.get(id).is_some_and(|n| {
+                n.num_children == 0 && ttl_expired(self.store.owner(id), n.mtime, now_ms)
+            })
+        });
         let mut paths: Vec<String> = containers
             .chain(ttls)
-            .map(|n| n.path().to_owned())
+            .map(|id| self.store.path_of(id))
             .collect();
         paths.sort_unstable();
         paths.truncate(limit);

@@ -1,44 +1,80 @@
-//! The node arena: slots addressed by 4-byte [`NodeId`]s, a free list, a path index, and the
-//! intrusive child lists. It knows nothing of ZooKeeper's rules; `mutate.rs` drives it.
+//! The node arena: slots addressed by 4-byte [`NodeId`]s, a free list, a name index, the
+//! intrusive child lists, and the owner side table. It knows nothing of ZooKeeper's rules;
+//! `mutate.rs` drives it.
 //!
-//! - The index is a hash table of node ids keyed by the path stored in the node itself, so a
-//!   path is held once. Its hash seed is random per process: it only decides where ids sit in
-//!   the table, never an order anything is reported in.
-//! - Freed slots are reused last-freed-first, so ids are a function of the txn history. A
-//!   copy-on-write snapshot will need to hold freed ids back while it runs (see `release`).
-//! - `ids()` walks the slots in id order: a stable order for snapshots.
+//! - Nodes store their name, not their path. The index is a hash table of node ids keyed by
+//!   `(parent id, name)`, so a path is resolved one segment at a time and no path is stored
+//!   twice (ZooKeeper keeps every full path as a map key *and* every name in its parent's child
+//!   set). Its hash seed is random per process: it only decides where ids sit in the table,
+//!   never an order anything is reported in.
+//! - `ephemeralOwner` is zero for almost every node, so it lives in a side table keyed by id,
+//!   flagged in the node ([`HAS_OWNER`]), instead of costing 8 bytes in every node.
+//! - Freed slots are reused last-freed-first. While a copy-on-write snapshot runs the free list
+//!   is frozen ([`Store::freeze_ids`]): a slot the snapshot still has to read is never filled
+//!   by a new node, and every node created meanwhile gets an id past the snapshot's end.
+//! - `ids()` walks the slots in id order: the order snapshots are written in.
 
-use std::hash::BuildHasher;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
-use crate::node::{Node, NodeId, NIL};
+use crate::node::{Node, NodeId, HAS_OWNER, NIL};
 
 /// The root is always slot 0.
 pub(crate) const ROOT: NodeId = 0;
 
+/// Why assembling a loaded arena failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AssembleError {
+    /// Two nodes with the same parent and name.
+    DuplicatePath,
+    /// A node whose parent chain does not reach the root (a cycle).
+    Unreachable,
+    /// A parent reference out of range, or the root given a parent.
+    BadParent,
+}
+
 pub(crate) struct Store {
     slots: Vec<Option<Node>>,
     free: Vec<NodeId>,
+    /// Ids freed while the free list is frozen; released when it thaws.
+    parked: Vec<NodeId>,
+    frozen: bool,
     index: HashTable<NodeId>,
     hasher: std::collections::hash_map::RandomState,
+    owners: HashMap<NodeId, i64>,
     len: usize,
 }
 
+fn key_hash(hasher: &impl BuildHasher, parent: NodeId, name: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u32(parent);
+    h.write(name);
+    h.finish()
+}
+
 impl Store {
-    /// A store holding only `root` (whose path must be "/").
+    /// A store holding only `root` (whose name must be "").
     pub(crate) fn new(root: Node) -> Store {
-        let mut store = Store {
-            slots: Vec::new(),
-            free: Vec::new(),
-            index: HashTable::new(),
-            hasher: std::collections::hash_map::RandomState::new(),
-            len: 0,
-        };
+        let mut store = Store::empty(1);
         store.slots.push(Some(root));
         store.len = 1;
-        store.index_insert(ROOT);
         store
+    }
+
+    fn empty(capacity: usize) -> Store {
+        Store {
+            slots: Vec::with_capacity(capacity),
+            free: Vec::new(),
+            parked: Vec::new(),
+            frozen: false,
+            index: HashTable::with_capacity(capacity),
+            hasher: std::collections::hash_map::RandomState::new(),
+            owners: HashMap::new(),
+            len: 0,
+        }
     }
 
     /// Live nodes (the root included).
@@ -46,21 +82,37 @@ impl Store {
         self.len
     }
 
-    /// The node at `path`; "" is an alias of the root, as in ZooKeeper's `nodes` map.
-    pub(crate) fn lookup(&self, path: &str) -> Option<NodeId> {
-        if path.is_empty() {
-            return Some(ROOT);
-        }
-        let hash = self.hasher.hash_one(path);
+    /// One past the highest id ever handed out.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The child of `parent` called `name`.
+    pub(crate) fn child(&self, parent: NodeId, name: &[u8]) -> Option<NodeId> {
+        let hash = key_hash(&self.hasher, parent, name);
         let slots = &self.slots;
         self.index
             .find(hash, |&id| {
                 slots
                     .get(id as usize)
                     .and_then(Option::as_ref)
-                    .is_some_and(|n| n.path_bytes() == path.as_bytes())
+                    .is_some_and(|n| n.parent == parent && n.name_bytes() == name)
             })
             .copied()
+    }
+
+    /// The node at `path`; "" is an alias of the root, as in ZooKeeper's `nodes` map. A path
+    /// that is not absolute, or has an empty segment, is not found.
+    pub(crate) fn lookup(&self, path: &str) -> Option<NodeId> {
+        if path.is_empty() || path == "/" {
+            return Some(ROOT);
+        }
+        let rest = path.strip_prefix('/')?;
+        let mut id = ROOT;
+        for segment in rest.split('/') {
+            id = self.child(id, segment.as_bytes())?;
+        }
+        Some(id)
     }
 
     pub(crate) fn get(&self, id: NodeId) -> Option<&Node> {
@@ -75,13 +127,51 @@ impl Store {
         self.lookup(path).and_then(|id| self.get(id))
     }
 
-    /// Stores `node` as the first child of `parent`; the caller has checked that the path is
-    /// free and that `parent` is its parent. `None` when the arena is full (2^32 - 1 nodes).
-    pub(crate) fn insert(&mut self, parent: NodeId, mut node: Node) -> Option<NodeId> {
+    /// The stored `ephemeralOwner` of a node (0 for persistent nodes and unknown ids).
+    pub(crate) fn owner(&self, id: NodeId) -> i64 {
+        match self.get(id) {
+            Some(n) if n.has_owner() => self.owners.get(&id).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The full path of a node, rebuilt from the names up the parent chain.
+    pub(crate) fn path_of(&self, id: NodeId) -> String {
+        let mut names = Vec::new();
+        let mut len = 0;
+        let mut next = id;
+        while next != ROOT {
+            let Some(node) = self.get(next) else {
+                break;
+            };
+            names.push(node.name());
+            len += node.name_bytes().len() + 1;
+            next = node.parent;
+        }
+        if names.is_empty() {
+            return "/".to_owned();
+        }
+        let mut path = String::with_capacity(len);
+        for name in names.iter().rev() {
+            path.push('/');
+            path.push_str(name);
+        }
+        path
+    }
+
+    /// Stores `node` as the first child of `parent`, with `owner` (0: none); the caller has
+    /// checked that the name is free under `parent`. `None` when the arena is full
+    /// (2^32 - 1 nodes).
+    pub(crate) fn insert(&mut self, parent: NodeId, mut node: Node, owner: i64) -> Option<NodeId> {
         let old_first = self.get(parent)?.first_child;
+        node.parent = parent;
         node.next_sibling = old_first;
         node.prev_sibling = NIL;
-        let id = match self.free.pop() {
+        node.first_child = NIL;
+        node.num_children = 0;
+        node.flags = if owner != 0 { HAS_OWNER } else { 0 };
+        let reuse = if self.frozen { None } else { self.free.pop() };
+        let id = match reuse {
             Some(id) => {
                 self.slots[id as usize] = Some(node);
                 id
@@ -101,14 +191,17 @@ impl Store {
             p.first_child = id;
             p.num_children += 1;
         }
+        if owner != 0 {
+            self.owners.insert(id, owner);
+        }
         self.index_insert(id);
         self.len += 1;
         Some(id)
     }
 
     /// Unlinks `id` from its parent's child list and from the index, frees its slot and returns
-    /// the node. The caller guarantees `parent` is its parent.
-    pub(crate) fn remove(&mut self, parent: NodeId, id: NodeId) -> Option<Node> {
+    /// the node with its owner (0: none).
+    pub(crate) fn remove(&mut self, id: NodeId) -> Option<(Node, i64)> {
         if id == ROOT {
             return None;
         }
@@ -120,21 +213,35 @@ impl Store {
         if let Some(next) = self.get_mut(node.next_sibling) {
             next.prev_sibling = node.prev_sibling;
         }
-        if let Some(p) = self.get_mut(parent) {
+        if let Some(p) = self.get_mut(node.parent) {
             if p.first_child == id {
                 p.first_child = node.next_sibling;
             }
             p.num_children = p.num_children.saturating_sub(1);
         }
-        self.release(id);
+        let owner = if node.has_owner() {
+            self.owners.remove(&id).unwrap_or(0)
+        } else {
+            0
+        };
+        if self.frozen {
+            self.parked.push(id);
+        } else {
+            self.free.push(id);
+        }
         self.len -= 1;
-        Some(node)
+        Some((node, owner))
     }
 
-    /// Makes a freed slot reusable. (A copy-on-write snapshot will park ids here instead while
-    /// it runs, so that a slot it still has to read is never overwritten by a new node.)
-    fn release(&mut self, id: NodeId) {
-        self.free.push(id);
+    /// Stops reusing freed ids (a snapshot is reading the slots below the current end).
+    pub(crate) fn freeze_ids(&mut self) {
+        self.frozen = true;
+    }
+
+    /// Reuses freed ids again, those freed while frozen last-freed-first.
+    pub(crate) fn thaw_ids(&mut self) {
+        self.frozen = false;
+        self.free.append(&mut self.parked);
     }
 
     /// The children of `id`, most recently created first.
@@ -161,31 +268,121 @@ impl Store {
             hasher,
             ..
         } = self;
-        let Some(path) = slot_path(slots, id) else {
+        let Some(node) = slots.get(id as usize).and_then(Option::as_ref) else {
             return;
         };
-        let hash = hasher.hash_one(path);
-        index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(slot_path(slots, other).unwrap_or_default())
-        });
+        let hash = key_hash(hasher, node.parent, node.name_bytes());
+        index.insert_unique(hash, id, |&other| slot_hash(slots, hasher, other));
     }
 
     fn index_remove(&mut self, id: NodeId) {
-        let Some(path) = slot_path(&self.slots, id) else {
+        let Some(node) = self.get(id) else {
             return;
         };
-        let hash = self.hasher.hash_one(path);
+        let hash = key_hash(&self.hasher, node.parent, node.name_bytes());
         if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
             entry.remove();
         }
     }
+
+    /// Builds a store from decoded nodes: slot `i` holds node `i`, whose `parent` is set (the
+    /// root, slot 0, has [`NIL`]). Links the child lists, builds the index (refusing duplicate
+    /// names under one parent), checks that every node reaches the root, and returns the store
+    /// with the sum of path lengths (for `approximate_data_bytes`).
+    pub(crate) fn assemble(
+        nodes: Vec<Option<Node>>,
+        owners: HashMap<NodeId, i64>,
+    ) -> Result<(Store, u64), AssembleError> {
+        let count = nodes.len();
+        let mut store = Store::empty(0);
+        store.index = HashTable::with_capacity(count);
+        store.slots = nodes;
+        store.len = count;
+        for (&id, _) in owners.iter() {
+            if let Some(node) = store.get_mut(id) {
+                node.flags |= HAS_OWNER;
+            }
+        }
+        store.owners = owners;
+        match store.get(ROOT) {
+            Some(root) if root.parent == NIL => {}
+            _ => return Err(AssembleError::BadParent),
+        }
+        // Link children and index names. Slots are dense, so every id below `count` is live.
+        for i in 1..count {
+            let id = i as NodeId;
+            let parent = store.get(id).map_or(NIL, |n| n.parent);
+            if parent == id || parent as usize >= count {
+                return Err(AssembleError::BadParent);
+            }
+            let old_first = store.get(parent).map_or(NIL, |p| p.first_child);
+            if let Some(node) = store.get_mut(id) {
+                node.next_sibling = old_first;
+            }
+            if let Some(next) = store.get_mut(old_first) {
+                next.prev_sibling = id;
+            }
+            if let Some(p) = store.get_mut(parent) {
+                p.first_child = id;
+                p.num_children += 1;
+            }
+            let Store {
+                slots,
+                index,
+                hasher,
+                ..
+            } = &mut store;
+            let Some(node) = slots.get(i).and_then(Option::as_ref) else {
+                return Err(AssembleError::BadParent);
+            };
+            let name = node.name_bytes();
+            let hash = key_hash(hasher, parent, name);
+            let slots_ref: &[Option<Node>] = slots;
+            match index.entry(
+                hash,
+                |&other| {
+                    slots_ref
+                        .get(other as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|n| n.parent == parent && n.name_bytes() == name)
+                },
+                |&other| slot_hash(slots_ref, hasher, other),
+            ) {
+                Entry::Occupied(_) => return Err(AssembleError::DuplicatePath),
+                Entry::Vacant(vacant) => {
+                    vacant.insert(id);
+                }
+            }
+        }
+        // Every node must hang off the root: walk down from it, counting, and sum the path
+        // lengths on the way ("/" is 1; a child adds its name, plus a '/' below top level).
+        let mut reached = 1usize;
+        let mut path_bytes = 1u64;
+        let mut stack: Vec<(NodeId, u64)> = vec![(ROOT, 0)];
+        while let Some((id, len)) = stack.pop() {
+            for (child, node) in store.children(id) {
+                let child_len = len + 1 + node.name_bytes().len() as u64;
+                reached += 1;
+                path_bytes += child_len;
+                stack.push((child, child_len));
+            }
+        }
+        if reached != count {
+            return Err(AssembleError::Unreachable);
+        }
+        Ok((store, path_bytes))
+    }
 }
 
-fn slot_path(slots: &[Option<Node>], id: NodeId) -> Option<&str> {
-    slots
-        .get(id as usize)
-        .and_then(Option::as_ref)
-        .map(Node::path)
+fn slot_hash(
+    slots: &[Option<Node>],
+    hasher: &std::collections::hash_map::RandomState,
+    id: NodeId,
+) -> u64 {
+    match slots.get(id as usize).and_then(Option::as_ref) {
+        Some(n) => key_hash(hasher, n.parent, n.name_bytes()),
+        None => 0,
+    }
 }
 
 pub(crate) struct Children<'a> {
@@ -208,14 +405,14 @@ impl<'a> Iterator for Children<'a> {
 mod tests {
     use super::*;
 
-    fn node(path: &str) -> Node {
-        Node::new(path, None, 0, 0, 0, 0)
+    fn node(name: &str) -> Node {
+        Node::new(name, None, 0, 0, 0).unwrap()
     }
 
-    fn child_paths(store: &Store, id: NodeId) -> Vec<String> {
+    fn child_names(store: &Store, id: NodeId) -> Vec<String> {
         let mut v: Vec<String> = store
             .children(id)
-            .map(|(_, n)| n.path().to_owned())
+            .map(|(_, n)| n.name().to_owned())
             .collect();
         v.sort();
         v
@@ -223,45 +420,106 @@ mod tests {
 
     #[test]
     fn insert_lookup_remove() {
-        let mut s = Store::new(node("/"));
+        let mut s = Store::new(node(""));
         assert_eq!(s.lookup(""), Some(ROOT));
         assert_eq!(s.lookup("/"), Some(ROOT));
-        let a = s.insert(ROOT, node("/a")).unwrap();
-        let b = s.insert(ROOT, node("/b")).unwrap();
-        let c = s.insert(ROOT, node("/c")).unwrap();
-        let ab = s.insert(a, node("/a/b")).unwrap();
+        let a = s.insert(ROOT, node("a"), 0).unwrap();
+        let b = s.insert(ROOT, node("b"), 0).unwrap();
+        let c = s.insert(ROOT, node("c"), 0).unwrap();
+        let ab = s.insert(a, node("b"), 7).unwrap();
         assert_eq!(s.len(), 5);
         assert_eq!(s.lookup("/a/b"), Some(ab));
-        assert_eq!(child_paths(&s, ROOT), ["/a", "/b", "/c"]);
+        assert_eq!(s.path_of(ab), "/a/b");
+        assert_eq!(s.path_of(ROOT), "/");
+        assert_eq!(s.owner(ab), 7);
+        assert_eq!(s.owner(a), 0);
+        for bad in ["a", "/a/", "//a", "/a//b", "/b/b", "/a/b/"] {
+            assert_eq!(s.lookup(bad), None, "{bad}");
+        }
+        assert_eq!(child_names(&s, ROOT), ["a", "b", "c"]);
         assert_eq!(s.get(ROOT).unwrap().num_children, 3);
         // unlink from the middle, the head and the tail
-        s.remove(ROOT, b).unwrap();
-        assert_eq!(child_paths(&s, ROOT), ["/a", "/c"]);
-        s.remove(ROOT, c).unwrap();
-        assert_eq!(child_paths(&s, ROOT), ["/a"]);
+        s.remove(b).unwrap();
+        assert_eq!(child_names(&s, ROOT), ["a", "c"]);
+        s.remove(c).unwrap();
+        assert_eq!(child_names(&s, ROOT), ["a"]);
         assert_eq!(s.lookup("/b"), None);
-        let d = s.insert(ROOT, node("/d")).unwrap();
+        let d = s.insert(ROOT, node("d"), 0).unwrap();
         assert_eq!(d, c, "last freed slot is reused first");
-        assert_eq!(child_paths(&s, ROOT), ["/a", "/d"]);
+        assert_eq!(child_names(&s, ROOT), ["a", "d"]);
         assert_eq!(s.get(ROOT).unwrap().num_children, 2);
         assert_eq!(s.ids().count(), s.len());
-        assert!(s.remove(ROOT, ROOT).is_none());
+        assert!(s.remove(ROOT).is_none());
+        let (_, owner) = s.remove(ab).unwrap();
+        assert_eq!(owner, 7);
+        assert_eq!(s.owners.len(), 0);
+    }
+
+    #[test]
+    fn frozen_ids_are_not_reused() {
+        let mut s = Store::new(node(""));
+        let a = s.insert(ROOT, node("a"), 0).unwrap();
+        s.remove(a).unwrap();
+        s.freeze_ids();
+        let b = s.insert(ROOT, node("b"), 0).unwrap();
+        assert_ne!(a, b, "a free id is not reused while frozen");
+        s.remove(b).unwrap();
+        let c = s.insert(ROOT, node("c"), 0).unwrap();
+        assert!(c > b);
+        s.thaw_ids();
+        let d = s.insert(ROOT, node("d"), 0).unwrap();
+        assert_eq!(d, b, "parked ids come back last-freed-first");
     }
 
     #[test]
     fn many_nodes_stay_indexed() {
-        let mut s = Store::new(node("/"));
+        let mut s = Store::new(node(""));
         for i in 0..2000 {
-            s.insert(ROOT, node(&format!("/n{i}"))).unwrap();
+            s.insert(ROOT, node(&format!("n{i}")), 0).unwrap();
         }
         for i in (0..2000).step_by(2) {
             let id = s.lookup(&format!("/n{i}")).unwrap();
-            s.remove(ROOT, id).unwrap();
+            s.remove(id).unwrap();
         }
         for i in 0..2000 {
             assert_eq!(s.lookup(&format!("/n{i}")).is_some(), i % 2 == 1);
         }
         assert_eq!(s.get(ROOT).unwrap().num_children, 1000);
         assert_eq!(s.children(ROOT).count(), 1000);
+    }
+
+    fn loaded(name: &str, parent: NodeId) -> Option<Node> {
+        let mut n = node(name);
+        n.parent = parent;
+        Some(n)
+    }
+
+    #[test]
+    fn assemble_checks_structure() {
+        let ok = vec![loaded("", NIL), loaded("a", 2), loaded("b", 0)];
+        let (s, bytes) = Store::assemble(ok, HashMap::from([(1, 5)])).unwrap();
+        assert_eq!(s.lookup("/b/a"), Some(1));
+        assert_eq!(s.owner(1), 5);
+        assert_eq!(bytes, 1 + 2 + 4, "/, /b, /b/a");
+        let dup = vec![loaded("", NIL), loaded("a", 0), loaded("a", 0)];
+        assert_eq!(
+            Store::assemble(dup, HashMap::new()).err(),
+            Some(AssembleError::DuplicatePath)
+        );
+        let cycle = vec![loaded("", NIL), loaded("a", 2), loaded("b", 1)];
+        assert_eq!(
+            Store::assemble(cycle, HashMap::new()).err(),
+            Some(AssembleError::Unreachable)
+        );
+        let selfref = vec![loaded("", NIL), loaded("a", 1)];
+        assert_eq!(
+            Store::assemble(selfref, HashMap::new()).err(),
+            Some(AssembleError::BadParent)
+        );
+        let out = vec![loaded("", NIL), loaded("a", 9)];
+        assert_eq!(
+            Store::assemble(out, HashMap::new()).err(),
+            Some(AssembleError::BadParent)
+        );
     }
 }

@@ -196,3 +196,37 @@ class TcpProxy:
         except OSError:
             pass
         self._thread.join(2)
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+    return buf
+
+
+def raw_session(hostport, timeout_ms, session_id=0, passwd=b"\0" * 16, close=True):
+    """Opens a session with a hand-encoded ConnectRequest (kazoo keeps the negotiated timeout
+    to itself); returns (negotiated timeout ms, session id, password) and, if the session is
+    valid and ``close``, closes it again with a closeSession request."""
+    import socket
+    import struct
+
+    host, port = hostport.rsplit(":", 1)
+    body = struct.pack(">iqiqi", 0, 0, timeout_ms, session_id, len(passwd)) + passwd + b"\0"
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        (length,) = struct.unpack(">i", _recv_exact(sock, 4))
+        reply = _recv_exact(sock, length)
+        _proto, negotiated, sid, plen = struct.unpack(">iiqi", reply[:20])
+        password = reply[20 : 20 + plen]
+        if close and negotiated > 0:
+            req = struct.pack(">ii", 1, -11)  # xid 1, closeSession
+            sock.sendall(struct.pack(">i", len(req)) + req)
+            (length,) = struct.unpack(">i", _recv_exact(sock, 4))
+            xid, _zxid, err = struct.unpack(">iqi", _recv_exact(sock, length)[:16])
+            assert (xid, err) == (1, 0), (xid, err)
+    return negotiated, sid, password

@@ -494,8 +494,6 @@ def test_session_expiry_deletes_ephemerals_and_client_sees_lost(corral_server, c
         client.start(timeout=15)
         states = EventLog()
         client.add_listener(states.append)
-        negotiated = client._session_timeout
-        assert 800 <= negotiated <= 1000, negotiated
         session_id = client.client_id[0]
         client.create("/ephemeral", b"x", ephemeral=True)
         gone = threading.Event()

@@ -135,7 +135,7 @@ impl Pipeline {
     /// tree's read lock is held (see [`crate::core`] for why).
     fn run_local(&mut self, xid: i32, request: Request) -> Result<(), Closed> {
         if let Request::Auth(packet) = &request {
-            return self.authenticate(&packet.scheme, packet.auth.as_deref().unwrap_or(&[]));
+            return self.authenticate(xid, &packet.scheme, packet.auth.as_deref().unwrap_or(&[]));
         }
         let core = &self.ctx.core;
         let tree = core.tree.read();
@@ -164,7 +164,10 @@ impl Pipeline {
         Ok(())
     }
 
-    fn authenticate(&mut self, scheme: &str, auth_bytes: &[u8]) -> Result<(), Closed> {
+    /// The reply echoes the request's xid, as ZooKeeper's `processPacket` does: the Java
+    /// client sends auth with xid -4, but others (the `zookeeper-client` crate) use an
+    /// ordinary xid and match the reply by it.
+    fn authenticate(&mut self, xid: i32, scheme: &str, auth_bytes: &[u8]) -> Result<(), Closed> {
         let config = &self.ctx.core.config;
         let peer_ip = self.handle.peer.ip().to_string();
         let granted = auth::authenticate(
@@ -179,7 +182,7 @@ impl Pipeline {
                 for id in ids {
                     self.handle.add_identity(id);
                 }
-                self.handle.send_reply(xid::AUTH, 0, &Ok(Response::Empty));
+                self.handle.send_reply(xid, 0, &Ok(Response::Empty));
                 Ok(())
             }
             None => {
@@ -189,7 +192,7 @@ impl Pipeline {
                     .auth_failed
                     .fetch_add(1, Ordering::Relaxed);
                 self.handle
-                    .send_reply(xid::AUTH, 0, &Err(ErrorCode::AuthFailed));
+                    .send_reply(xid, 0, &Err(ErrorCode::AuthFailed));
                 Err(Closed::Server("authentication failed"))
             }
         }

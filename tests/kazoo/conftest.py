@@ -92,14 +92,8 @@ def _stop_process(proc):
         proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
 
 
-@pytest.fixture(scope="session")
-def corral_server(tmp_path_factory):
-    external = os.environ.get("KAZOO_TEST_EXTERNAL_SERVER")
-    if external:
-        # For comparing against another server (e.g. Apache ZooKeeper started by hand with the
-        # same zoo.cfg settings as below): the suite then uses it instead of starting corral.
-        yield external
-        return
+def corral_binary():
+    """$CORRAL_BIN, checked; fails the test (or fixture) with a clear message otherwise."""
     binary = os.environ.get("CORRAL_BIN")
     if not binary:
         pytest.fail(
@@ -112,25 +106,36 @@ def corral_server(tmp_path_factory):
             f"CORRAL_BIN={binary!r} is not an executable file (build it with cargo build -p corral)",
             pytrace=False,
         )
+    return binary
 
-    base = tmp_path_factory.mktemp("corral")
-    data_dir = base / "data"
-    data_dir.mkdir()
-    log_path = base / "server.log"
 
-    # A free port can be taken by someone else between our probe and the server's bind; retry
-    # a few times with a fresh port when the server exits early.
-    last_error = None
-    for _attempt in range(3):
-        port = _free_port()
-        hostport = f"127.0.0.1:{port}"
-        cfg = base / "zoo.cfg"
-        cfg.write_text(
+class CorralProcess:
+    """One `corral server` process with its own zoo.cfg and data directory under ``base``.
+
+    ``start()`` picks a free port the first time and keeps it across restarts.
+    """
+
+    def __init__(self, binary, base):
+        self.binary = binary
+        self.base = base
+        self.data_dir = base / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = base / "server.log"
+        self.cfg_path = base / "zoo.cfg"
+        self.port = None
+        self.proc = None
+
+    @property
+    def hostport(self):
+        return f"127.0.0.1:{self.port}"
+
+    def _write_config(self):
+        self.cfg_path.write_text(
             "\n".join(
                 [
                     f"tickTime={TICK_MS}",
-                    f"dataDir={data_dir}",
-                    f"clientPort={port}",
+                    f"dataDir={self.data_dir}",
+                    f"clientPort={self.port}",
                     "clientPortAddress=127.0.0.1",
                     "maxClientCnxns=0",
                     f"minSessionTimeout={MIN_SESSION_TIMEOUT_MS}",
@@ -141,51 +146,107 @@ def corral_server(tmp_path_factory):
                 ]
             )
         )
-        log = open(log_path, "ab")
-        proc = subprocess.Popen(
-            [binary, "server", "--config", str(cfg)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(base),
-            preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
-        )
-        log.close()
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            ready = False
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    break
-                try:
-                    if four_letter(hostport, b"ruok", timeout=1.0) == "imok":
-                        ready = True
-                        break
-                except OSError as exc:
-                    last_error = exc
-                time.sleep(0.05)
-            if ready:
-                try:
-                    yield hostport
-                finally:
-                    _stop_process(proc)
-                return
-            if proc.poll() is None:
-                _stop_process(proc)
-                pytest.fail(
-                    f"corral server on {hostport} did not answer ruok with imok within "
-                    f"{STARTUP_TIMEOUT_S:.0f}s (last error: {last_error}); log tail:\n"
-                    + _log_tail(log_path),
-                    pytrace=False,
+
+    def start(self):
+        # A free port can be taken by someone else between our probe and the server's bind:
+        # on a first start, retry with a fresh port when the server exits early.
+        keep_port = self.port is not None
+        last_error = None
+        for _attempt in range(1 if keep_port else 3):
+            if not keep_port:
+                self.port = _free_port()
+            self._write_config()
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [self.binary, "server", "--config", str(self.cfg_path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=str(self.base),
+                    preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
                 )
-            last_error = f"exited with status {proc.returncode}"
-        except BaseException:
-            _stop_process(proc)
-            raise
-    pytest.fail(
-        f"corral server failed to start ({last_error}); log tail:\n" + _log_tail(log_path),
-        pytrace=False,
-    )
+            try:
+                deadline = time.monotonic() + STARTUP_TIMEOUT_S
+                while time.monotonic() < deadline:
+                    if self.proc.poll() is not None:
+                        break
+                    try:
+                        if four_letter(self.hostport, b"ruok", timeout=1.0) == "imok":
+                            return self.hostport
+                    except OSError as exc:
+                        last_error = exc
+                    time.sleep(0.05)
+                if self.proc.poll() is None:
+                    self.stop()
+                    pytest.fail(
+                        f"corral server on {self.hostport} did not answer ruok with imok within "
+                        f"{STARTUP_TIMEOUT_S:.0f}s (last error: {last_error}); log tail:\n"
+                        + _log_tail(self.log_path),
+                        pytrace=False,
+                    )
+                last_error = f"exited with status {self.proc.returncode}"
+            except BaseException:
+                self.stop()
+                raise
+        pytest.fail(
+            f"corral server failed to start ({last_error}); log tail:\n"
+            + _log_tail(self.log_path),
+            pytrace=False,
+        )
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after a bounded wait. Returns the exit status."""
+        if self.proc is not None:
+            _stop_process(self.proc)
+            return self.proc.returncode
+        return None
+
+    def kill(self):
+        """SIGKILL at once (a crash)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+
+
+def pytest_sessionstart(session):
+    # Say once, before any test runs, what is missing (rather than an error per test).
+    if session.config.option.collectonly or os.environ.get("KAZOO_TEST_EXTERNAL_SERVER"):
+        return
+    binary = os.environ.get("CORRAL_BIN")
+    if not binary or not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        pytest.exit(
+            f"CORRAL_BIN={binary!r}: set it to a built corral binary, e.g. "
+            "CORRAL_BIN=$PWD/target/debug/corral after `cargo build -p corral`",
+            returncode=4,
+        )
+
+
+@pytest.fixture(scope="session")
+def corral_server(tmp_path_factory):
+    """``host:port`` of the corral server shared by the whole session."""
+    external = os.environ.get("KAZOO_TEST_EXTERNAL_SERVER")
+    if external:
+        # For comparing against another server (e.g. Apache ZooKeeper started by hand with the
+        # same zoo.cfg settings as CorralProcess writes): the suite then uses it instead.
+        yield external
+        return
+    server = CorralProcess(corral_binary(), tmp_path_factory.mktemp("corral"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_corral(tmp_path):
+    """A corral server of this test's own (for restarts); stopped after the test."""
+    if os.environ.get("KAZOO_TEST_EXTERNAL_SERVER"):
+        pytest.skip("needs to start its own corral server")
+    server = CorralProcess(corral_binary(), tmp_path / "corral")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

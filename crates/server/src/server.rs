@@ -17,7 +17,6 @@ use crate::config::ServerConfig;
 use crate::connection::handle::ConnectionHandle;
 use crate::connection::{self, Closed};
 use crate::core::{wall_clock_ms, Core};
-use crate::raft::mem_log::MemLogStore;
 use crate::raft::network::NoPeers;
 use crate::raft::state_machine::StateMachine;
 use crate::raft::types::{LogEntry, Origin, Raft};
@@ -36,7 +35,14 @@ pub enum ServerError {
     },
     #[error("raft: {0}")]
     Raft(String),
+    #[error("storage: {0}")]
+    Storage(String),
 }
+
+/// Subdirectory of `dataLogDir` holding the raft log (our write-ahead log).
+pub const LOG_DIR_NAME: &str = "corral-log";
+/// Subdirectory of `dataDir` holding tree snapshots.
+pub const SNAPSHOT_DIR_NAME: &str = "corral-snapshots";
 
 /// What every connection task needs.
 #[derive(Clone)]
@@ -97,13 +103,25 @@ impl RunningServer {
     }
 }
 
-fn raft_config() -> Result<openraft::Config, ServerError> {
+/// Entries between snapshots: like ZooKeeper, a random count in [snapCount/2 + 1, snapCount]
+/// (drawn once per start) so the servers of an ensemble do not all snapshot at once.
+fn snapshot_interval(snap_count: u64) -> u64 {
+    use rand::Rng;
+    let half = (snap_count / 2).max(1);
+    rand::thread_rng().gen_range(half + 1..=snap_count.max(half + 1))
+}
+
+fn raft_config(server: &ServerConfig) -> Result<openraft::Config, ServerError> {
     let config = openraft::Config {
         cluster_name: "corral".to_owned(),
         heartbeat_interval: 250,
         election_timeout_min: 1000,
         election_timeout_max: 2000,
-        snapshot_policy: SnapshotPolicy::Never,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_interval(server.snap_count)),
+        // Keep the log back to the previous snapshot, so that if the newest snapshot file is
+        // ever damaged the server can start from the previous one plus the log.
+        max_in_snapshot_log_to_keep: server.snap_count,
+        purge_batch_size: 256,
         max_payload_entries: 4096,
         ..Default::default()
     };
@@ -130,13 +148,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         source,
     })?;
     let server_id = config.server_id;
+    let raft_config = raft_config(&config)?;
+    let (mut log_store, snapshots) = open_storage(&config)?;
+    let retain_count = config.autopurge_snap_retain_count as usize;
     let core = Arc::new(Core::new(config));
+    let state_machine = StateMachine::open(core.clone(), snapshots, retain_count)
+        .map_err(|e| ServerError::Storage(e.to_string()))?;
+    check_log_covers_snapshot(&mut log_store, state_machine.restored_index()).await?;
     let raft = Raft::new(
         server_id,
-        Arc::new(raft_config()?),
+        Arc::new(raft_config),
         NoPeers,
-        MemLogStore::default(),
-        StateMachine::new(core.clone()),
+        log_store,
+        state_machine,
     )
     .await
     .map_err(|e| ServerError::Raft(e.to_string()))?;
@@ -150,8 +174,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             .await
             .map_err(|e| ServerError::Raft(e.to_string()))?;
     }
-    raft.wait(Some(Duration::from_secs(30)))
+    let metrics = raft
+        .wait(Some(Duration::from_secs(30)))
         .state(ServerState::Leader, "standalone server becomes leader")
+        .await
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+    // Replay the log after the snapshot before serving, so no client sees a state older than
+    // one it was shown before the restart.
+    raft.wait(Some(Duration::from_secs(300)))
+        .applied_index_at_least(metrics.last_log_index, "log replayed")
         .await
         .map_err(|e| ServerError::Raft(e.to_string()))?;
     // Sessions recovered from the log get a fresh timer, as after a ZooKeeper leader change.
@@ -172,6 +203,64 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         stop,
         tasks,
     })
+}
+
+type LogStore = corral_storage::LogStore<crate::raft::types::TypeConfig>;
+
+/// Opens the log (in `dataLogDir`) and the snapshot store (in `dataDir`), refusing a directory
+/// that holds Apache ZooKeeper's own data, which Corral cannot read.
+fn open_storage(
+    config: &ServerConfig,
+) -> Result<(LogStore, Arc<corral_storage::snapshot::SnapshotStore>), ServerError> {
+    for dir in [&config.data_dir, &config.data_log_dir] {
+        refuse_zookeeper_data(dir)?;
+    }
+    let mut log_config =
+        corral_storage::LogStoreConfig::new(config.data_log_dir.join(LOG_DIR_NAME));
+    log_config.force_sync = config.force_sync;
+    log_config.prealloc_bytes = config.pre_alloc_bytes.max(4096);
+    let log_store = LogStore::open(log_config).map_err(|e| ServerError::Storage(e.to_string()))?;
+    let snapshots =
+        corral_storage::snapshot::SnapshotStore::open(config.data_dir.join(SNAPSHOT_DIR_NAME))
+            .map_err(|e| ServerError::Storage(e.to_string()))?;
+    Ok((log_store, Arc::new(snapshots)))
+}
+
+fn refuse_zookeeper_data(dir: &std::path::Path) -> Result<(), ServerError> {
+    let zk_dir = dir.join("version-2");
+    let has_files = std::fs::read_dir(&zk_dir)
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    if has_files {
+        return Err(ServerError::Storage(format!(
+            "{} holds Apache ZooKeeper data (snapshot.*/log.* files); Corral keeps its own \
+             format and cannot read it: give Corral an empty dataDir",
+            zk_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The tree starts from a snapshot at `restored_index` and the log must continue right after it;
+/// if the log was purged beyond that point (the newest snapshot was unusable and the previous
+/// one is too old), acknowledged writes would be missing: refuse to start.
+async fn check_log_covers_snapshot(
+    log_store: &mut LogStore,
+    restored_index: u64,
+) -> Result<(), ServerError> {
+    use openraft::storage::RaftLogStorage;
+    let state = log_store
+        .get_log_state()
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))?;
+    let purged = state.last_purged_log_id.map_or(0, |id| id.index);
+    if purged > restored_index {
+        return Err(ServerError::Storage(format!(
+            "the log starts after index {purged} but the newest usable snapshot ends at index \
+             {restored_index}: entries in between are missing; refusing to start"
+        )));
+    }
+    Ok(())
 }
 
 async fn accept_loop(listener: TcpListener, ctx: Context, mut stopped: watch::Receiver<bool>) {

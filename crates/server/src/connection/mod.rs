@@ -28,7 +28,18 @@ use crate::four_letter;
 use crate::server::Context;
 use handle::ConnectionHandle;
 
-static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+/// Connection ids are unique across restarts (they start from the start time), because log
+/// entries replayed after a restart carry the connection id of the client that sent them, and
+/// a new connection must never be answered a reply meant for an old one.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(0);
+
+fn next_connection_id() -> u64 {
+    if NEXT_CONNECTION_ID.load(Ordering::Relaxed) == 0 {
+        let start = (crate::core::wall_clock_ms() as u64) << 20;
+        let _ = NEXT_CONNECTION_ID.compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed);
+    }
+    NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Why the reader stopped; every variant ends the connection.
 #[derive(Debug)]
@@ -82,7 +93,7 @@ impl Inbox {
 /// Serves one accepted socket until it closes.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
     let _ = stream.set_nodelay(true);
-    let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+    let id = next_connection_id();
     let (read_half, write_half) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = Arc::new(ConnectionHandle::new(id, peer, tx, ctx.core.stats.clone()));

@@ -191,8 +191,7 @@ impl Pipeline {
                     .stats
                     .auth_failed
                     .fetch_add(1, Ordering::Relaxed);
-                self.handle
-                    .send_reply(xid, 0, &Err(ErrorCode::AuthFailed));
+                self.handle.send_reply(xid, 0, &Err(ErrorCode::AuthFailed));
                 Err(Closed::Server("authentication failed"))
             }
         }

@@ -3,11 +3,14 @@
 //! deliberate change behind the tests.
 //!
 //! - [`types`]: the type configuration, the log entry payload and the apply reply.
-//! - [`mem_log`]: an in-memory log store (used until the durable store is wired in, and by tests).
-//! - [`state_machine`]: applies committed entries to the [`crate::core::Core`].
+//! - [`snapshot`]: snapshots of the tree without pausing writes.
+//! - [`state_machine`]: applies committed entries to the [`crate::core::Core`], restores from
+//!   snapshots.
+//!
+//! The log store is `corral_storage::LogStore` (segment files, group commit).
 //! - [`network`]: the peer transport (none for a one-voter cluster).
 
-pub mod mem_log;
 pub mod network;
+pub mod snapshot;
 pub mod state_machine;
 pub mod types;

@@ -1,52 +1,96 @@
-//! openraft's state machine: hands every committed entry to [`Core::apply_entry`] in log order.
+//! openraft's state machine: hands every committed entry to [`Core::apply_entry`] in log order,
+//! builds snapshots (see [`super::snapshot`]) and restores the tree from the newest valid
+//! snapshot at start-up.
 
 use std::io;
 use std::sync::Arc;
 
+use corral_storage::snapshot::SnapshotStore;
+use corral_tree::DataTree;
 use futures::{Stream, StreamExt};
-use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
-use openraft::type_config::alias::SnapshotOf;
-use openraft::{EntryPayload, OptionalSend, RaftTypeConfig, StoredMembership};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{EntryPayload, OptionalSend, StoredMembership};
+use parking_lot::Mutex;
 
+use super::snapshot::{decode_meta, SnapshotBuilder, SnapshotFile};
 use super::types::{ApplyReply, TypeConfig};
 use crate::core::Core;
 
 type C = TypeConfig;
-type LogIdOf = openraft::type_config::alias::LogIdOf<C>;
-type StoredMembershipOf = openraft::type_config::alias::StoredMembershipOf<C>;
-type SnapshotMetaOf = openraft::type_config::alias::SnapshotMetaOf<C>;
 
-/// Snapshot bytes as openraft moves them between servers.
-pub type SnapshotData = std::io::Cursor<Vec<u8>>;
+/// Snapshot bytes as openraft moves them: the snapshot file.
+pub type SnapshotData = SnapshotFile;
 
 pub struct StateMachine {
     core: Arc<Core>,
-    last_applied: Option<LogIdOf>,
-    membership: StoredMembershipOf,
+    store: Arc<SnapshotStore>,
+    retain_count: usize,
+    last_applied: Option<LogIdOf<C>>,
+    membership: StoredMembershipOf<C>,
+    current: Arc<Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
 }
 
 impl StateMachine {
-    pub fn new(core: Arc<Core>) -> StateMachine {
-        StateMachine {
+    /// Opens the state machine: the tree from the newest valid snapshot in `store` (a newer one
+    /// that fails its checksum is reported and passed over; the caller checks that the log
+    /// still covers what follows the one used), or an empty tree.
+    pub fn open(
+        core: Arc<Core>,
+        store: Arc<SnapshotStore>,
+        retain_count: usize,
+    ) -> io::Result<StateMachine> {
+        let mut machine = StateMachine {
             core,
+            store,
+            retain_count,
             last_applied: None,
             membership: StoredMembership::default(),
+            current: Arc::new(Mutex::new(None)),
+        };
+        let newest = machine.store.newest_valid().map_err(io::Error::other)?;
+        if let Some(reader) = newest {
+            let path = reader.path().to_owned();
+            let meta = decode_meta(&reader.meta().opaque)?;
+            machine.restore(&meta, SnapshotFile { path })?;
         }
+        Ok(machine)
     }
-}
 
-/// Builds snapshots of the tree. Snapshots are disabled (`SnapshotPolicy::Never`) until the
-/// durable storage layer provides their file format, so openraft never asks for one.
-pub struct SnapshotBuilder;
+    /// Index of the snapshot the tree was restored from (0 without one).
+    pub fn restored_index(&self) -> u64 {
+        self.last_applied.map_or(0, |id| id.index)
+    }
 
-impl RaftSnapshotBuilder<C> for SnapshotBuilder {
-    type SnapshotData = SnapshotData;
-
-    async fn build_snapshot(&mut self) -> Result<SnapshotOf<C, SnapshotData>, io::Error> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "snapshots are disabled in this build (SnapshotPolicy::Never)",
-        ))
+    fn restore(&mut self, meta: &SnapshotMetaOf<C>, file: SnapshotFile) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let reader = self
+            .store
+            .open_snapshot(&file.path)
+            .map_err(io::Error::other)?;
+        let tree = DataTree::load_snapshot(reader).map_err(|err| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {err}", file.path.display()),
+            )
+        })?;
+        let index = meta.last_log_id.map_or(0, |id| id.index);
+        tracing::info!(
+            file = %file.path.display(),
+            index,
+            nodes = tree.node_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "tree restored from snapshot"
+        );
+        *self.core.tree.write() = tree;
+        self.core.note_applied(index);
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        *self.current.lock() = Some(SnapshotOf::<C, SnapshotFile> {
+            meta: meta.clone(),
+            snapshot: file,
+        });
+        Ok(())
     }
 }
 
@@ -54,7 +98,9 @@ impl RaftStateMachine<C> for StateMachine {
     type SnapshotData = SnapshotData;
     type SnapshotBuilder = SnapshotBuilder;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogIdOf>, StoredMembershipOf), io::Error> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<C>>, StoredMembershipOf<C>), io::Error> {
         Ok((self.last_applied, self.membership.clone()))
     }
 
@@ -82,27 +128,34 @@ impl RaftStateMachine<C> for StateMachine {
         Ok(())
     }
 
+    /// Called between two applies: the copy-on-write snapshot begins exactly at the last
+    /// applied entry.
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder
+        let token = self.core.tree.write().begin_snapshot();
+        SnapshotBuilder {
+            core: self.core.clone(),
+            store: self.store.clone(),
+            meta: SnapshotMetaOf::<C> {
+                last_log_id: self.last_applied,
+                last_membership: self.membership.clone(),
+            },
+            token: Some(token),
+            retain_count: self.retain_count,
+            current: self.current.clone(),
+        }
     }
 
     async fn install_snapshot(
         &mut self,
-        _meta: &SnapshotMetaOf,
-        _snapshot: Self::SnapshotData,
+        meta: &SnapshotMetaOf<C>,
+        snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a standalone server never receives a snapshot",
-        ))
+        self.restore(meta, snapshot)
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<C, Self::SnapshotData>>, io::Error> {
-        Ok(None)
+        Ok(self.current.lock().clone())
     }
 }
-
-#[allow(dead_code)]
-fn _assert_types(_: <C as RaftTypeConfig>::D) {}

@@ -115,6 +115,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._pairs = []
         self._blocked = False
+        self._frozen = False
         self._closed = False
         self.accepted = 0
         self._thread = threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True)
@@ -147,13 +148,14 @@ class TcpProxy:
             for a, b in ((conn, up), (up, conn)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(src, dst):
+    def _pump(self, src, dst):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                while self._frozen and not self._closed:
+                    time.sleep(0.01)  # hold the bytes back, keep the connection open
                 dst.sendall(data)
         except OSError:
             pass
@@ -188,6 +190,19 @@ class TcpProxy:
         with self._lock:
             self._blocked = False
 
+    def freeze(self):
+        """Stops forwarding in both directions but keeps every connection open (a hung peer or
+        a network partition without resets)."""
+        self._frozen = True
+
+    def thaw(self):
+        self._frozen = False
+
+    def open_connections(self):
+        """How many forwarded connections are still open at both ends."""
+        with self._lock:
+            return sum(1 for a, b in self._pairs if a.fileno() != -1 and b.fileno() != -1)
+
     def close(self):
         self._closed = True
         self._drop_all()
@@ -208,21 +223,34 @@ def _recv_exact(sock, n):
     return buf
 
 
-def raw_session(hostport, timeout_ms, session_id=0, passwd=b"\0" * 16, close=True):
-    """Opens a session with a hand-encoded ConnectRequest (kazoo keeps the negotiated timeout
-    to itself); returns (negotiated timeout ms, session id, password) and, if the session is
-    valid and ``close``, closes it again with a closeSession request."""
+def raw_connect(hostport, timeout_ms, session_id=0, passwd=b"\0" * 16):
+    """Sends a hand-encoded ConnectRequest; returns (socket, negotiated timeout ms, session id,
+    password). The caller owns the socket."""
     import socket
     import struct
 
     host, port = hostport.rsplit(":", 1)
     body = struct.pack(">iqiqi", 0, 0, timeout_ms, session_id, len(passwd)) + passwd + b"\0"
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    try:
         sock.sendall(struct.pack(">i", len(body)) + body)
         (length,) = struct.unpack(">i", _recv_exact(sock, 4))
         reply = _recv_exact(sock, length)
-        _proto, negotiated, sid, plen = struct.unpack(">iiqi", reply[:20])
-        password = reply[20 : 20 + plen]
+    except BaseException:
+        sock.close()
+        raise
+    _proto, negotiated, sid, plen = struct.unpack(">iiqi", reply[:20])
+    return sock, negotiated, sid, reply[20 : 20 + plen]
+
+
+def raw_session(hostport, timeout_ms, session_id=0, passwd=b"\0" * 16, close=True):
+    """Opens a session with a hand-encoded ConnectRequest (kazoo keeps the negotiated timeout
+    to itself); returns (negotiated timeout ms, session id, password) and, if the session is
+    valid and ``close``, closes it again with a closeSession request."""
+    import struct
+
+    sock, negotiated, sid, password = raw_connect(hostport, timeout_ms, session_id, passwd)
+    with sock:
         if close and negotiated > 0:
             req = struct.pack(">ii", 1, -11)  # xid 1, closeSession
             sock.sendall(struct.pack(">i", len(req)) + req)

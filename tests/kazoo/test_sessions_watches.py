@@ -8,7 +8,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import LockTimeout, NoNodeError
 from kazoo.protocol.states import EventType, KazooState
 
-from _util import EventLog, TcpProxy, Worker, raw_session, wait_until
+from _util import EventLog, TcpProxy, Worker, raw_connect, raw_session, wait_until
 
 
 @pytest.fixture
@@ -125,6 +125,44 @@ def test_open_session_can_be_resumed_with_its_password_only(corral_server):
         assert (negotiated, sid2, password2) == (5000, sid, password)
     finally:
         raw_session(corral_server, 5000, session_id=sid, passwd=password)  # close it
+
+
+def test_silent_connection_is_closed_when_its_session_expires(corral_server):
+    """A client that stays connected but sends nothing (not even pings) loses its session, and
+    the server closes the connection."""
+    import socket
+    import time
+
+    sock, negotiated, sid, _ = raw_connect(corral_server, 800)
+    with sock:
+        assert negotiated == 800 and sid != 0
+        sock.settimeout(10)
+        started = time.monotonic()
+        try:
+            data = sock.recv(100)
+        except socket.timeout:
+            pytest.fail("the connection of a silent session is still open after 10 s")
+        except ConnectionResetError:
+            data = b""
+        assert data == b""
+        assert time.monotonic() - started < 5
+    # And the session is gone for good.
+    assert raw_session(corral_server, 800, session_id=sid, passwd=b"\0" * 16)[0] == 0
+
+
+def test_session_expires_while_its_connection_hangs_open(make_client, proxied):
+    """A partition without resets: the client's TCP connection stays open but nothing flows."""
+    client, proxy = proxied(timeout=1.0)
+    states = EventLog()
+    client.add_listener(states.append)
+    client.create("/hung", ephemeral=True)
+    observer = make_client()
+    gone = threading.Event()
+    observer.exists("/hung", watch=lambda e: e.type == EventType.DELETED and gone.set())
+    proxy.freeze()
+    assert gone.wait(10), "the server kept a silent session alive"
+    proxy.thaw()
+    states.wait_for(lambda s: KazooState.LOST in s, timeout=15)
 
 
 def test_lock_holder_session_expiry_frees_the_lock(make_client, proxied):

@@ -164,7 +164,7 @@ impl DataTree {
         node.aversion = aversion;
         let parent = self.store.lookup(path::parent_of(path));
         if let Some(parent) = parent {
-            self.store.insert(parent, node, 0);
+            self.store.insert(parent, path, node, 0);
             self.data_bytes += path.len() as u64;
         }
     }

@@ -102,7 +102,7 @@ impl DataTree {
         let parent_path = path::parent_of(path);
         let name = path::name_of(path);
         let parent_id = self.store.lookup(parent_path)?;
-        if self.store.child(parent_id, name.as_bytes()).is_some() {
+        if self.store.child(parent_id, path).is_some() {
             return None;
         }
         let node = Node::new(name, data.map(|d| &d[..]), 0, ctx.zxid, ctx.time_ms)?;
@@ -118,7 +118,7 @@ impl DataTree {
         let parent_acl = parent.acl;
         let mut node = node;
         node.acl = acl_id;
-        let Some(id) = self.store.insert(parent_id, node, owner) else {
+        let Some(id) = self.store.insert(parent_id, path, node, owner) else {
             self.acls.release(acl_id);
             return None;
         };
@@ -158,7 +158,7 @@ impl DataTree {
         let Some(parent_id) = self.store.lookup(parent_path) else {
             return false;
         };
-        let Some(id) = self.store.child(parent_id, path::name_of(path).as_bytes()) else {
+        let Some(id) = self.store.child(parent_id, path) else {
             return false;
         };
         self.preserve(parent_id);

@@ -62,13 +62,16 @@ pub(crate) fn ttl_of(owner: i64) -> i64 {
     (owner as u64 & EXTENDED_VALUE_MASK) as i64
 }
 
-/// `Node::flags`: the node has an entry in the store's owner table (ephemeral, container or
+/// In `Node::tag`: the node has an entry in the store's owner table (ephemeral, container or
 /// TTL); persistent nodes, the vast majority, pay nothing for the owner.
-pub(crate) const HAS_OWNER: u8 = 1;
+pub(crate) const HAS_OWNER: u32 = 1 << 31;
+/// In `Node::tag`: the 31-bit hash of the full path the index files the node under.
+pub(crate) const PATH_HASH: u32 = !HAS_OWNER;
 
 /// 88 bytes: the persisted stat fields inline (40), the versions and the ACL id (16), the parent
-/// and the intrusive child list as 4-byte ids (20), the name and data behind a thin pointer (8).
-/// The full path is not stored: it is the names up the parent chain (see `Store::path_of`).
+/// and the intrusive child list as 4-byte ids (20), the path hash and owner flag (4), the name
+/// and data behind a thin pointer (8). The full path is not stored: it is the names up the
+/// parent chain (see `Store::path_of`).
 #[derive(Clone)]
 pub(crate) struct Node {
     pub(crate) czxid: i64,
@@ -88,7 +91,8 @@ pub(crate) struct Node {
     pub(crate) next_sibling: NodeId,
     pub(crate) prev_sibling: NodeId,
     pub(crate) num_children: u32,
-    pub(crate) flags: u8,
+    /// [`PATH_HASH`] bits and the [`HAS_OWNER`] flag; maintained by the store.
+    pub(crate) tag: u32,
 }
 
 impl Node {
@@ -118,7 +122,7 @@ impl Node {
             next_sibling: NIL,
             prev_sibling: NIL,
             num_children: 0,
-            flags: 0,
+            tag: 0,
         })
     }
 
@@ -148,7 +152,7 @@ impl Node {
             next_sibling: NIL,
             prev_sibling: NIL,
             num_children: 0,
-            flags: 0,
+            tag: 0,
         }
     }
 
@@ -183,7 +187,11 @@ impl Node {
     }
 
     pub(crate) fn has_owner(&self) -> bool {
-        self.flags & HAS_OWNER != 0
+        self.tag & HAS_OWNER != 0
+    }
+
+    pub(crate) fn path_hash(&self) -> u32 {
+        self.tag & PATH_HASH
     }
 
     /// `DataNode.copyStat`: the reported cversion is `stored × 2 − numChildren` (creations plus

@@ -105,7 +105,10 @@ impl Clone for Payload {
             handle_alloc_error(layout)
         };
         // SAFETY: both ranges are `bytes.len()` long and distinct allocations.
-        unsafe { ptr.as_ptr().copy_from_nonoverlapping(bytes.as_ptr(), bytes.len()) };
+        unsafe {
+            ptr.as_ptr()
+                .copy_from_nonoverlapping(bytes.as_ptr(), bytes.len())
+        };
         Payload { ptr }
     }
 }
@@ -114,7 +117,12 @@ impl Drop for Payload {
     fn drop(&mut self) {
         let size = self.size();
         // SAFETY: allocated in `new`/`clone` with exactly this size and alignment 1.
-        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(size, 1)) }
+        unsafe {
+            dealloc(
+                self.ptr.as_ptr(),
+                Layout::from_size_align_unchecked(size, 1),
+            )
+        }
     }
 }
 

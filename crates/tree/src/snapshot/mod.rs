@@ -41,7 +41,9 @@ pub enum SnapshotError {
     Io(#[from] std::io::Error),
     #[error("not a Corral tree snapshot (bad magic)")]
     BadMagic,
-    #[error("unsupported tree snapshot format version {found} (this build reads version {supported})")]
+    #[error(
+        "unsupported tree snapshot format version {found} (this build reads version {supported})"
+    )]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("tree snapshot truncated")]
     Truncated,
@@ -66,10 +68,7 @@ impl DataTree {
         }
         let token = self.prepare_token(Some(self.snapshot_generation));
         self.store.freeze_ids();
-        self.cow = Some(Box::new(Cow::new(
-            self.snapshot_generation,
-            token.end_id(),
-        )));
+        self.cow = Some(Box::new(Cow::new(self.snapshot_generation, token.end_id())));
         token
     }
 
@@ -97,6 +96,15 @@ impl DataTree {
             .is_some_and(|cow| Some(cow.generation) == token.generation());
         if current {
             self.cow = None;
+            self.store.thaw_ids();
+        }
+    }
+
+    /// Ends whatever snapshot is running without its token (its writer then sees
+    /// [`SnapshotToken::is_aborted`]): for a server that lost the token, e.g. on an error path.
+    /// A snapshot left running keeps preserved versions and holds freed ids back.
+    pub fn cancel_snapshot(&mut self) {
+        if self.cow.take().is_some() {
             self.store.thaw_ids();
         }
     }

@@ -203,7 +203,9 @@ pub(crate) fn load<R: Read>(
         return Err(SnapshotError::Corrupt("missing trailer"));
     }
     if input.u32()? != node_count {
-        return Err(SnapshotError::Corrupt("trailer node count differs from header"));
+        return Err(SnapshotError::Corrupt(
+            "trailer node count differs from header",
+        ));
     }
 
     let acls = AclStore::from_lists(lists, &nodes.acl_refs)
@@ -286,7 +288,9 @@ fn read_sessions<R: Read>(input: &mut Input<R>) -> Result<Sessions, SnapshotErro
         let timeout_ms = input.i32()?;
         let password = input.array::<16>()?;
         if previous.is_some_and(|p| p >= id) {
-            return Err(SnapshotError::Corrupt("sessions not in increasing id order"));
+            return Err(SnapshotError::Corrupt(
+                "sessions not in increasing id order",
+            ));
         }
         previous = Some(id);
         sessions.add(

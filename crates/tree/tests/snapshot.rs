@@ -385,3 +385,20 @@ fn cancel_ends_a_snapshot_without_its_token() {
     h.mk("/after", 0);
     assert_same_reads(&h.tree, &load(&snapshot(&h.tree)));
 }
+
+/// Freed ids are reused last-freed-first, so a parent can get a higher id than its child and
+/// its record comes later in the stream.
+#[test]
+fn parent_recorded_after_its_child_loads() {
+    let mut h = H::new();
+    h.mk("/x1", 0);
+    h.mk("/x2", 0);
+    h.delete("/x1", -1).unwrap();
+    h.delete("/x2", -1).unwrap();
+    h.mk("/p", 0); // takes /x2's id
+    h.mk("/p/c", 0); // takes /x1's lower id
+    h.mk("/p/c/d", 0);
+    let loaded = load(&snapshot(&h.tree));
+    assert_same_reads(&h.tree, &loaded);
+    assert_eq!(loaded.get_children("/p", &ip()).unwrap().0, ["c"]);
+}

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub digest_auth_enabled: bool,
     pub jute_max_buffer_bytes: usize,
     pub read_only_mode_enabled: bool,
+    /// `reconfigEnabled`: reconfig is refused with RECONFIGDISABLED unless set; a standalone
+    /// server then answers UNIMPLEMENTED, as ZooKeeper's does.
+    pub reconfig_enabled: bool,
     pub container_check_interval_ms: u64,
     pub container_max_per_minute: u32,
     pub container_max_never_used_interval_ms: i64,
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             digest_auth_enabled: true,
             jute_max_buffer_bytes: JUTE_MAX_BUFFER_BYTES_DEFAULT,
             read_only_mode_enabled: false,
+            reconfig_enabled: false,
             container_check_interval_ms: 60_000,
             container_max_per_minute: 10_000,
             container_max_never_used_interval_ms: 0,
@@ -235,6 +239,7 @@ impl ServerConfig {
                     self.autopurge_purge_interval_hours = parse_num(key, value)?
                 }
                 "skipACL" => self.skip_acl = parse_bool(value),
+                "reconfigEnabled" => self.reconfig_enabled = parse_bool(value),
                 _ => {
                     if !self.apply_shared_key(key, value)? {
                         tracing::info!(key, value = value.as_str(), "ignoring unused zoo.cfg key");

@@ -156,6 +156,7 @@ impl Pipeline {
                 identities: &identities,
                 session_id: self.handle.session_id(),
                 handle: &self.handle,
+                reconfig_enabled: core.config.reconfig_enabled,
             };
             local.run(request)
         };
@@ -239,6 +240,7 @@ struct Local<'a> {
     identities: &'a [Id],
     session_id: i64,
     handle: &'a ConnectionHandle,
+    reconfig_enabled: bool,
 }
 
 impl Local<'_> {
@@ -338,6 +340,9 @@ impl Local<'_> {
             Request::WhoAmI => Ok(Response::WhoAmI(
                 self.identities.iter().map(auth::client_info).collect(),
             )),
+            // A standalone server cannot change its membership (ZooKeeper: "reconfiguration
+            // currently not supported" in standalone mode).
+            Request::Reconfig(_) if self.reconfig_enabled => Err(ErrorCode::Unimplemented),
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
             Request::Sasl(_) => Err(ErrorCode::AuthFailed),
             // Writes and auth never reach here (see `route` and `run_local`).

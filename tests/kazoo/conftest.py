@@ -69,16 +69,26 @@ def _log_tail(path, lines=40):
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _parent_death_signal():
-    """In the child: ask Linux to SIGKILL the server if the test runner dies abruptly."""
+def _load_prctl():
+    # Resolved here, in the parent: the child of a fork in a threaded process (kazoo runs
+    # threads) should do no more than call one C function before exec.
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        return ctypes.CDLL(None, use_errno=True).prctl
     except Exception:  # pragma: no cover - best effort only
-        pass
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal():
+    """In the child: ask Linux to SIGKILL the server if the test runner dies abruptly."""
+    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _stop_process(proc):
@@ -163,7 +173,7 @@ class CorralProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=str(self.base),
-                    preexec_fn=_parent_death_signal if sys.platform.startswith("linux") else None,
+                    preexec_fn=_parent_death_signal if _PRCTL is not None else None,
                 )
             try:
                 deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -607,3 +607,43 @@ def test_srvr_and_mntr_report_the_server(zk):
     assert values["zk_server_state"] == "standalone"
     assert int(values["zk_znode_count"]) >= 2
     assert int(values["zk_num_alive_connections"]) >= 1
+
+
+def test_transaction_edge_cases(zk):
+    zk.create("/tx")
+    assert zk.transaction().commit() == []  # an empty multi is fine
+
+    tx = zk.transaction()
+    tx.check("/tx/missing", 0)
+    tx.create("/tx/a")
+    results = tx.commit()
+    assert isinstance(results[0], NoNodeError)
+    assert isinstance(results[1], RuntimeInconsistency)
+
+    # Later operations see earlier ones: create a subtree and remove it again, atomically.
+    tx = zk.transaction()
+    tx.create("/tx/b")
+    tx.create("/tx/b/c")
+    tx.delete("/tx/b/c")
+    tx.delete("/tx/b")
+    assert tx.commit() == ["/tx/b", "/tx/b/c", True, True]
+    assert zk.get_children("/tx") == []
+
+    # ...including the ephemeral flag of a node created in the same multi.
+    tx = zk.transaction()
+    tx.create("/tx/e", ephemeral=True)
+    tx.create("/tx/e/child")
+    results = tx.commit()
+    assert isinstance(results[0], RolledBackError)
+    assert isinstance(results[1], NoChildrenForEphemeralsError)
+
+    # Sequential creates in one multi get consecutive numbers. /tx had one child created so
+    # far (/tx/b); the rolled-back multis consumed no number.
+    tx = zk.transaction()
+    tx.create("/tx/s-", sequence=True)
+    tx.create("/tx/s-", sequence=True)
+    assert tx.commit() == ["/tx/s-0000000001", "/tx/s-0000000002"]
+
+    tx = zk.transaction()
+    tx.delete("/tx")
+    assert [type(r) for r in tx.commit()] == [NotEmptyError]

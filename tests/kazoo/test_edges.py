@@ -166,3 +166,39 @@ def test_a_request_over_the_buffer_limit_drops_only_that_connection(make_client)
     assert zk.exists("/too-big") is None
     assert zk.exists("/still-here") is not None
     assert KazooState.LOST not in states.items()
+
+
+def test_watchers_converge_under_concurrent_churn(make_client):
+    """Writers churn children and data concurrently; every watcher's last view is the truth."""
+    import random
+
+    writers = [make_client() for _ in range(4)]
+    watcher = make_client()
+    writers[0].create("/churn", b"0")
+    child_views, data_views = EventLog(), EventLog()
+    watcher.ChildrenWatch("/churn", lambda kids: child_views.append(sorted(kids)))
+    watcher.DataWatch("/churn", lambda data, stat: data_views.append((data, stat.version)))
+
+    def churn(i):
+        rnd = random.Random(i)
+        c = writers[i]
+        mine = set()
+        for step in range(60):
+            name = f"/churn/w{i}-{rnd.randrange(8)}"
+            if name in mine:
+                c.delete(name)
+                mine.discard(name)
+            else:
+                c.create(name)
+                mine.add(name)
+            if step % 5 == 0:
+                c.set("/churn", f"{i}-{step}".encode())
+
+    results(start_workers(churn, len(writers)), timeout=60)
+    truth = sorted(writers[0].get_children("/churn"))
+    data, stat = writers[0].get("/churn")
+    child_views.wait_for(lambda views: views[-1] == truth, timeout=10)
+    data_views.wait_for(lambda views: views[-1] == (data, stat.version), timeout=10)
+    # Data views only move forward.
+    versions = [v for _, v in data_views.items()]
+    assert versions == sorted(versions)

@@ -306,3 +306,31 @@ def test_failed_multi_triggers_no_watches(make_client):
     got = events.items()
     assert [(e.path, e.type) for e in got] == [("/fm", EventType.CHANGED), ("/fm", EventType.CHILD)]
     assert watcher.get("/fm")[0] == b"2"
+
+
+def test_authentication_is_restored_after_reconnecting(corral_server, chroot, make_client):
+    """Auth belongs to the connection: kazoo re-sends it after reconnecting, before anything
+    else, and the server must honour it for the resumed session."""
+    from kazoo.security import make_digest_acl
+
+    owner = make_client(auth_data=[("digest", "eve:pw")])
+    owner.create("/private", b"p", acl=[make_digest_acl("eve", "pw", all=True)])
+    proxy = TcpProxy(corral_server)
+    client = KazooClient(hosts=proxy.address + chroot, timeout=10.0)
+    try:
+        client.start(timeout=15)
+        client.add_auth("digest", "eve:pw")
+        assert client.get("/private")[0] == b"p"
+        states = EventLog()
+        client.add_listener(states.append)
+        session_id = client.client_id[0]
+        n = cut_until_suspended(proxy, states)
+        proxy.unblock()
+        states.wait_for(lambda s: KazooState.CONNECTED in s[n:], timeout=15)
+        assert client.client_id[0] == session_id
+        assert client.get("/private")[0] == b"p"
+        client.set("/private", b"q")
+    finally:
+        client.stop()
+        client.close()
+        proxy.close()

@@ -11,9 +11,12 @@ use crate::server::Context;
 /// The version string clients and tools parse: a ZooKeeper 3.9 version with our suffix.
 pub const VERSION: &str = concat!("3.9.3-corral-", env!("CARGO_PKG_VERSION"), ", built on n/a");
 
-const KNOWN: [&str; 18] = [
+/// ZooKeeper's words, plus `snap` (Corral's own: take a snapshot now; ZooKeeper 3.9 offers the
+/// same through its AdminServer). A word no ZooKeeper knows is harmless on the wire: as a frame
+/// length "snap" exceeds jute.maxbuffer, so ZooKeeper would just close the connection.
+const KNOWN: [&str; 19] = [
     "ruok", "stat", "srvr", "cons", "crst", "srst", "conf", "envi", "dump", "wchs", "wchc", "wchp",
-    "dirs", "mntr", "isro", "hash", "gtmk", "stmk",
+    "dirs", "mntr", "isro", "hash", "gtmk", "stmk", "snap",
 ];
 
 /// The command the first four bytes name, if any.
@@ -24,7 +27,7 @@ pub fn recognise(prefix: &[u8]) -> Option<&'static str> {
 /// The trace mask `stmk` sets and `gtmk` reports (ZooKeeper's default).
 static TRACE_MASK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0b1_0000_0010);
 
-pub fn answer(word: &str, argument: Option<i64>, ctx: &Context) -> String {
+pub async fn answer(word: &str, argument: Option<i64>, ctx: &Context) -> String {
     if !ctx.core.config.four_letter_allowed(word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
     }
@@ -83,6 +86,10 @@ pub fn answer(word: &str, argument: Option<i64>, ctx: &Context) -> String {
             let tree = ctx.core.tree.read();
             format!("{:x}: {}\n", ctx.core.last_zxid(), tree.digest())
         }
+        "snap" => match ctx.raft.trigger().snapshot().await {
+            Ok(()) => format!("Snapshot requested at zxid 0x{:x}\n", ctx.core.last_zxid()),
+            Err(err) => format!("Snapshot not possible: {err}\n"),
+        },
         "gtmk" => format!("{}\n", TRACE_MASK.load(Ordering::Relaxed)),
         "stmk" => {
             let mask = argument.unwrap_or(0);

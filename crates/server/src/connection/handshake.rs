@@ -85,6 +85,14 @@ fn reattach_session(
     let core = &ctx.core;
     let session_id = request.session_id;
     let echo = handle.echo_read_only.load(Ordering::Acquire);
+    // As ZooKeeper's processConnectRequest: a connection this server holds for the session is
+    // closed before the password is checked, so even a refused re-attach takes it away (the
+    // session itself lives on).
+    if let Some(old) = core.connections.by_session(session_id) {
+        if old.id != handle.id {
+            old.close();
+        }
+    }
     let known = core.tree.read().session(session_id);
     let password_ok = match (&known, &request.password) {
         (Some(info), Some(given)) => given.as_ref() == info.password.as_slice(),

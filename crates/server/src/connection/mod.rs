@@ -137,7 +137,7 @@ async fn run(
         } else {
             None
         };
-        let text = four_letter::answer(word, argument, ctx);
+        let text = four_letter::answer(word, argument, ctx).await;
         handle.send_frame(Bytes::from(text.into_bytes()));
         return Err(Closed::Server("four-letter word answered"));
     }

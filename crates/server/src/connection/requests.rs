@@ -402,15 +402,11 @@ impl Local<'_> {
         }
     }
 
-    /// A setWatches catch-up event, subject to the READ check like every event.
+    /// A setWatches catch-up event. Unlike the events a change fires, ZooKeeper (3.9 too)
+    /// sends these without a READ check: `DataTree.setWatches` calls `process(event)` with no
+    /// ACL, which `checkACL` lets through.
     fn notify(&mut self, event: i32, path: &str) {
-        let allowed = self.tree.node_acl(path).is_none_or(|acl| {
-            self.tree
-                .permits(&acl, corral_proto::consts::perms::READ, self.identities)
-        });
-        if allowed {
-            self.handle.send_notification(-1, event, path);
-        }
+        self.handle.send_notification(-1, event, path);
     }
 }
 

@@ -50,7 +50,14 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let server = corral_server::start(config).await?;
     tracing::info!(addr = %server.local_addr, "corral is ready");
-    wait_for_signal().await?;
+    tokio::select! {
+        signal = wait_for_signal() => signal?,
+        fatal = server.fatal_error() => {
+            tracing::error!(error = %fatal, "the log cannot accept writes any more; exiting");
+            server.shutdown().await;
+            anyhow::bail!("fatal: {fatal}");
+        }
+    }
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

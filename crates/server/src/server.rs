@@ -90,6 +90,22 @@ impl RunningServer {
         &self.ctx
     }
 
+    /// Resolves when the raft node has stopped on a fatal error (for example a failed fsync:
+    /// the log store is poisoned and will acknowledge nothing more). The server cannot accept
+    /// writes after that; the binary exits so that a supervisor restarts it, and recovery
+    /// truncates whatever was not durable.
+    pub async fn fatal_error(&self) -> String {
+        let mut metrics = self.ctx.raft.metrics();
+        loop {
+            if let Err(fatal) = &metrics.borrow().running_state {
+                return fatal.to_string();
+            }
+            if metrics.changed().await.is_err() {
+                return "raft stopped".to_owned();
+            }
+        }
+    }
+
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {

@@ -402,3 +402,51 @@ fn parent_recorded_after_its_child_loads() {
     assert_same_reads(&h.tree, &loaded);
     assert_eq!(loaded.get_children("/p", &ip()).unwrap().0, ["c"]);
 }
+
+/// The server's pattern: one thread applies txns under the write lock while another writes
+/// chunks under the read lock.
+#[test]
+fn snapshot_while_another_thread_applies() {
+    use std::sync::{Arc, RwLock};
+    let mut h = H::new();
+    for i in 0..300 {
+        h.mk(&format!("/n{i}"), 0);
+        h.mk(&format!("/n{i}/c"), 0);
+    }
+    let expected = snapshot(&h.tree);
+    let (zxid, time) = (h.zxid, h.time);
+    let tree = Arc::new(RwLock::new(h.tree));
+    let mut token = tree.write().unwrap().begin_snapshot();
+    let applier = {
+        let tree = Arc::clone(&tree);
+        std::thread::spawn(move || {
+            let mut h = H {
+                tree: DataTree::new(TreeConfig::default()),
+                zxid,
+                time,
+                ids: ip(),
+            };
+            for i in 0..300 {
+                let mut guard = tree.write().unwrap();
+                std::mem::swap(&mut h.tree, &mut *guard);
+                h.set(&format!("/n{i}"), b"new", -1).unwrap();
+                h.delete(&format!("/n{}/c", 299 - i), -1).unwrap();
+                h.mk(&format!("/m{i}"), 0);
+                std::mem::swap(&mut h.tree, &mut *guard);
+            }
+        })
+    };
+    let mut out = Vec::new();
+    while !tree
+        .read()
+        .unwrap()
+        .write_snapshot_chunk(&mut token, &mut out, 7)
+    {
+        std::thread::yield_now();
+    }
+    applier.join().unwrap();
+    let mut tree = tree.write().unwrap();
+    tree.end_snapshot(token);
+    assert_eq!(out, expected);
+    assert_eq!(tree.get_children("/", &ip()).unwrap().0.len(), 601);
+}

@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 
 import pytest
 from kazoo.client import KazooClient
@@ -53,10 +54,15 @@ def test_create_get_set_delete_with_versions(zk):
     assert stat.ephemeralOwner == 0
     assert stat.numChildren == 0
 
+    # Times are milliseconds since the epoch.
+    assert abs(stat.ctime / 1000.0 - time.time()) < 120
+    assert stat.mtime == stat.ctime
+
     stat2 = zk.set("/a", b"two", version=0)
     assert stat2.version == 1
     assert stat2.mzxid > stat.mzxid
     assert stat2.czxid == stat.czxid
+    assert stat2.ctime == stat.ctime and stat2.mtime >= stat.mtime
     with pytest.raises(BadVersionError):
         zk.set("/a", b"three", version=0)
     assert zk.get("/a")[0] == b"two"
@@ -647,3 +653,51 @@ def test_transaction_edge_cases(zk):
     tx = zk.transaction()
     tx.delete("/tx")
     assert [type(r) for r in tx.commit()] == [NotEmptyError]
+
+
+def test_failed_reads_leave_no_watch_behind(make_client):
+    """getData/getChildren on a missing node fail and set no watch (only exists does)."""
+    watcher, writer = make_client(), make_client()
+    events = EventLog()
+    with pytest.raises(NoNodeError):
+        watcher.get("/later", watch=lambda e: events.append(("get", e.type)))
+    with pytest.raises(NoNodeError):
+        watcher.get_children("/later", watch=lambda e: events.append(("children", e.type)))
+    # kazoo only keeps a callback when the read succeeds, so ask the server what it holds.
+    session = "0x%x" % watcher.client_id[0]
+    assert watcher.chroot + "/later" not in watcher.command(b"wchp")
+    assert not re.search(session + r"\n(\t.*\n)*\t" + re.escape(watcher.chroot + "/later"),
+                         watcher.command(b"wchc"))
+    writer.create("/later", b"0")
+    writer.create("/later/kid")
+    writer.set("/later", b"1")
+    # A watch set afterwards fires after any event those writes could have caused.
+    flushed = threading.Event()
+    watcher.exists("/flush", watch=lambda e: flushed.set())
+    writer.create("/flush")
+    assert flushed.wait(10)
+    flush_callbacks(watcher)
+    assert events.items() == []
+
+
+def test_no_watch_is_set_when_the_read_is_refused(make_client):
+    owner = make_client(auth_data=[("digest", "fay:pw")])
+    owner.create("/guarded", b"0", acl=[make_digest_acl("fay", "pw", all=True)])
+    stranger = make_client()
+    events = EventLog()
+    with pytest.raises(NoAuthError):
+        stranger.get("/guarded", watch=events.append)
+    with pytest.raises(NoAuthError):
+        stranger.get_children("/guarded", watch=events.append)
+    if stranger.server_version() >= (3, 9):  # exists needs READ too
+        with pytest.raises(NoAuthError):
+            stranger.exists("/guarded", watch=events.append)
+    assert stranger.chroot + "/guarded" not in stranger.command(b"wchp")
+    owner.set("/guarded", b"1")
+    owner.create("/guarded/kid")
+    flushed = threading.Event()
+    stranger.exists("/flush", watch=lambda e: flushed.set())
+    owner.create("/flush")
+    assert flushed.wait(10)
+    flush_callbacks(stranger)
+    assert events.items() == []

@@ -10,7 +10,6 @@ from kazoo.exceptions import (
     BadVersionError,
     ConnectionLoss,
     NodeExistsError,
-    NoNodeError,
 )
 from kazoo.protocol.states import EventType, KazooState
 

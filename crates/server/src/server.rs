@@ -95,9 +95,10 @@ impl RunningServer {
     /// writes after that; the binary exits so that a supervisor restarts it, and recovery
     /// truncates whatever was not durable.
     pub async fn fatal_error(&self) -> String {
+        use openraft::async_runtime::watch::WatchReceiver;
         let mut metrics = self.ctx.raft.metrics();
         loop {
-            if let Err(fatal) = &metrics.borrow().running_state {
+            if let Err(fatal) = &metrics.borrow_watched().running_state {
                 return fatal.to_string();
             }
             if metrics.changed().await.is_err() {

@@ -36,6 +36,7 @@ mod mutate;
 mod node;
 mod path;
 mod payload;
+mod pool;
 mod prep;
 mod read;
 mod session;

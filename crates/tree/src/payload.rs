@@ -1,127 +1,161 @@
 //! A node's name and data in one heap block behind a thin (8-byte) pointer.
 //!
 //! Why: a million znodes each carry one variable-size block. `Box<[u8]>` is a 16-byte fat
-//! pointer; keeping the two lengths at the front of the block instead halves the pointer, and
-//! one block per node (rather than one for the name and one for the data) pays the allocator's
-//! header and rounding once. Layout of the block:
+//! pointer; keeping the two lengths at the front of the block instead halves the pointer, one
+//! block per node (rather than one for the name and one for the data) is allocated once, and
+//! blocks up to 512 bytes come from a headerless size-class pool (`pool.rs`) rather than
+//! malloc. Layout of the block:
 //!
-//! `[name len: u32 LE][data len: u32 LE, u32::MAX = null data][name][data]`
+//! `[name len: varint][data len + 1: varint, 0 = null data][name][data]`
 //!
-//! This is the crate's only `unsafe` code: an owned allocation of exactly
-//! `HEADER + name + data` bytes, written once at construction and only read afterwards, freed
-//! with the same layout (recomputed from the header) on drop. It behaves like `Box<[u8]>`, so
-//! it is `Send` and `Sync`.
+//! (LEB128 varints: 2 header bytes for names and data under 128 bytes.)
+//!
+//! Unsafe code: an owned block of exactly `header + name + data` bytes, written once at
+//! construction and only read afterwards, returned to where it came from (pool or system
+//! allocator, decided by that same size, recomputed from the header) on drop. It behaves like
+//! `Box<[u8]>`, so it is `Send` and `Sync`.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
-const HEADER: usize = 8;
-const NULL_DATA: u32 = u32::MAX;
+use crate::pool::{self, MAX_POOLED};
+
+/// Two varints of at most 10 bytes.
+const MAX_HEADER: usize = 20;
 
 pub(crate) struct Payload {
     ptr: NonNull<u8>,
 }
 
-// SAFETY: `Payload` uniquely owns its allocation (like `Box<[u8]>`) and offers no interior
+// SAFETY: `Payload` uniquely owns its block (like `Box<[u8]>`) and offers no interior
 // mutability, so moving it across threads and sharing `&Payload` are both sound.
 unsafe impl Send for Payload {}
 // SAFETY: see above.
 unsafe impl Sync for Payload {}
 
+fn put_varint(buf: &mut [u8; MAX_HEADER], at: usize, mut v: u64) -> usize {
+    let mut i = at;
+    while v >= 0x80 {
+        buf[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    buf[i] = v as u8;
+    i + 1
+}
+
+/// Where a block of `size` bytes lives.
+fn layout(size: usize) -> Option<Layout> {
+    (size > MAX_POOLED)
+        .then(|| Layout::from_size_align(size, 1).ok())
+        .flatten()
+}
+
 impl Payload {
-    /// `None` when a length does not fit the header (more than 4 GiB − 2 bytes).
+    /// `None` only if the total size overflows `isize` (unreachable through the protocol).
     pub(crate) fn new(name: &[u8], data: Option<&[u8]>) -> Option<Payload> {
-        let name_len = u32::try_from(name.len()).ok().filter(|&l| l != NULL_DATA)?;
         let data_bytes = data.unwrap_or_default();
-        let data_len = match data {
-            Some(d) => u32::try_from(d.len()).ok().filter(|&l| l != NULL_DATA)?,
-            None => NULL_DATA,
-        };
-        let size = HEADER
+        let mut header = [0u8; MAX_HEADER];
+        let at = put_varint(&mut header, 0, name.len() as u64);
+        let data_code = data.map_or(0, |d| d.len() as u64 + 1);
+        let header_len = put_varint(&mut header, at, data_code);
+        let size = header_len
             .checked_add(name.len())?
             .checked_add(data_bytes.len())?;
-        let layout = Layout::from_size_align(size, 1).ok()?;
-        // SAFETY: `size >= HEADER > 0`, so the layout is not zero-sized.
-        let raw = unsafe { alloc(layout) };
-        let Some(ptr) = NonNull::new(raw) else {
-            handle_alloc_error(layout)
+        let ptr = if size <= MAX_POOLED {
+            pool::allocate(size)
+        } else {
+            let layout = Layout::from_size_align(size, 1).ok()?;
+            // SAFETY: `size > MAX_POOLED > 0`, so the layout is not zero-sized.
+            let raw = unsafe { alloc(layout) };
+            match NonNull::new(raw) {
+                Some(ptr) => ptr,
+                None => handle_alloc_error(layout),
+            }
         };
-        // SAFETY: the block is `size` bytes; the four copies fill disjoint ranges of it exactly
-        // (4 + 4 + name + data = size), from sources that do not overlap a fresh allocation.
+        // SAFETY: the block holds at least `size` bytes; the three copies fill disjoint ranges
+        // of it exactly (header + name + data = size), from sources outside the fresh block.
         unsafe {
             let p = ptr.as_ptr();
-            p.copy_from_nonoverlapping(name_len.to_le_bytes().as_ptr(), 4);
-            p.add(4)
-                .copy_from_nonoverlapping(data_len.to_le_bytes().as_ptr(), 4);
-            p.add(HEADER)
+            p.copy_from_nonoverlapping(header.as_ptr(), header_len);
+            p.add(header_len)
                 .copy_from_nonoverlapping(name.as_ptr(), name.len());
-            p.add(HEADER + name.len())
+            p.add(header_len + name.len())
                 .copy_from_nonoverlapping(data_bytes.as_ptr(), data_bytes.len());
         }
         Some(Payload { ptr })
     }
 
-    fn header(&self) -> (usize, Option<usize>) {
-        // SAFETY: every block starts with the 8 header bytes written by `new`.
-        let head = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), HEADER) };
-        let name = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let data = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        (name as usize, (data != NULL_DATA).then_some(data as usize))
+    /// Reads the varint at byte `at` of the header.
+    fn varint_at(&self, mut at: usize) -> (u64, usize) {
+        let mut value = 0u64;
+        let mut shift = 0;
+        loop {
+            // SAFETY: the header written by `new` is a valid pair of varints at the front of
+            // the block, so every byte read here (up to the end of a varint) is inside it.
+            let byte = unsafe { *self.ptr.as_ptr().add(at) };
+            at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 || shift >= 63 {
+                return (value, at);
+            }
+            shift += 7;
+        }
+    }
+
+    /// (header length, name length, data length or `None` for null data).
+    fn parts(&self) -> (usize, usize, Option<usize>) {
+        let (name, at) = self.varint_at(0);
+        let (data, header) = self.varint_at(at);
+        let data = data.checked_sub(1).map(|len| len as usize);
+        (header, name as usize, data)
     }
 
     fn size(&self) -> usize {
-        let (name, data) = self.header();
-        HEADER + name + data.unwrap_or(0)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the block is exactly `size()` initialised bytes, owned by `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.size()) }
+        let (header, name, data) = self.parts();
+        header + name + data.unwrap_or(0)
     }
 
     pub(crate) fn name(&self) -> &[u8] {
-        let (name, _) = self.header();
-        &self.bytes()[HEADER..HEADER + name]
+        let (header, name, _) = self.parts();
+        // SAFETY: the name is `name` initialised bytes right after the header.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(header), name) }
     }
 
     pub(crate) fn data(&self) -> Option<&[u8]> {
-        let (name, data) = self.header();
-        data.map(|len| &self.bytes()[HEADER + name..HEADER + name + len])
+        let (header, name, data) = self.parts();
+        // SAFETY: the data is `len` initialised bytes right after the name.
+        data.map(|len| unsafe {
+            std::slice::from_raw_parts(self.ptr.as_ptr().add(header + name), len)
+        })
     }
 
     pub(crate) fn data_len(&self) -> usize {
-        self.header().1.unwrap_or(0)
+        self.parts().2.unwrap_or(0)
     }
 }
 
 impl Clone for Payload {
     fn clone(&self) -> Payload {
-        let bytes = self.bytes();
-        // The lengths fitted when `self` was built, so they fit again.
-        let layout = Layout::from_size_align(bytes.len(), 1).unwrap_or_else(|_| unreachable!());
-        // SAFETY: non-zero size (at least the header).
-        let raw = unsafe { alloc(layout) };
-        let Some(ptr) = NonNull::new(raw) else {
-            handle_alloc_error(layout)
-        };
-        // SAFETY: both ranges are `bytes.len()` long and distinct allocations.
-        unsafe {
-            ptr.as_ptr()
-                .copy_from_nonoverlapping(bytes.as_ptr(), bytes.len())
-        };
-        Payload { ptr }
+        let (_, name, data) = self.parts();
+        let name_bytes = self.name();
+        let copy = Payload::new(name_bytes, self.data());
+        debug_assert!(copy.is_some(), "{name} + {data:?} fitted once");
+        // The sizes fitted when `self` was built, so they fit again.
+        copy.unwrap_or_else(|| unreachable!())
     }
 }
 
 impl Drop for Payload {
     fn drop(&mut self) {
         let size = self.size();
-        // SAFETY: allocated in `new`/`clone` with exactly this size and alignment 1.
-        unsafe {
-            dealloc(
-                self.ptr.as_ptr(),
-                Layout::from_size_align_unchecked(size, 1),
-            )
+        match layout(size) {
+            // SAFETY: a block of more than MAX_POOLED bytes was allocated by `new` with exactly
+            // this layout.
+            Some(layout) => unsafe { dealloc(self.ptr.as_ptr(), layout) },
+            // SAFETY: a block of at most MAX_POOLED bytes came from the pool for this size,
+            // and `self` is going away.
+            None => unsafe { pool::release(self.ptr, size) },
         }
     }
 }
@@ -130,7 +164,7 @@ impl std::fmt::Debug for Payload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Payload")
             .field("name", &String::from_utf8_lossy(self.name()))
-            .field("data_len", &self.header().1)
+            .field("data_len", &self.parts().2)
             .finish()
     }
 }
@@ -155,5 +189,22 @@ mod tests {
         assert_eq!(e.data(), Some(&b""[..]));
         assert_eq!(std::mem::size_of::<Payload>(), 8);
         assert_eq!(std::mem::size_of::<Option<Payload>>(), 8);
+        assert_eq!(q.size(), 2 + 3 + 5);
+    }
+
+    #[test]
+    fn long_names_and_data_cross_the_pool_limit() {
+        for (name_len, data_len) in [(0, 0), (127, 128), (200, 311), (300, 0), (5, 100_000)] {
+            let name = vec![b'n'; name_len];
+            let data = vec![b'd'; data_len];
+            let p = Payload::new(&name, Some(&data)).unwrap();
+            assert_eq!(p.name(), &name[..]);
+            assert_eq!(p.data(), Some(&data[..]));
+            let q = p.clone();
+            drop(p);
+            assert_eq!(q.data_len(), data_len);
+            let n = Payload::new(&name, None).unwrap();
+            assert_eq!((n.name().len(), n.data()), (name_len, None));
+        }
     }
 }

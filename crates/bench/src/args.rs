@@ -2,6 +2,12 @@
 //!
 //! Kept as a `clap::Args` so the `corral` binary can mount it as a subcommand, and with a
 //! `Default` so tests and other callers can build one without parsing.
+//!
+//! An optional first word picks the [`Mode`]: `corral bench` (or `corral bench workloads`) runs
+//! the workloads, `corral bench populate` loads a large tree, `corral bench fsync` measures the
+//! disk; all three share this one struct, so the binary mounting it needs no change.
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +46,39 @@ impl Workload {
     }
 }
 
+/// What `corral bench` does.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Run the `--ops` workloads on every target side by side (the default).
+    #[default]
+    #[value(alias = "run")]
+    Workloads,
+    /// Create `--nodes` znodes in a tree of fan-out `--fanout` under `--root` on each target,
+    /// one target after the other, and leave them there (to measure memory, restart, snapshot).
+    Populate,
+    /// Measure the raw rate of small appends each followed by fdatasync, in a file under
+    /// `--dir`, for `--seconds`: the bound of durable write throughput on that disk.
+    Fsync,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Workloads => "workloads",
+            Mode::Populate => "populate",
+            Mode::Fsync => "fsync",
+        }
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
+    /// What to do: run the workloads (default), populate a tree, or probe fsync.
+    #[arg(value_enum, default_value = "workloads")]
+    pub mode: Mode,
     /// Servers to load, comma separated `host:port` or `name=host:port`. Several run side by
     /// side (workloads interleaved) and the report gives the ratios of the first to the others.
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:2181")]
@@ -69,8 +106,8 @@ pub struct BenchArgs {
     /// Size of the data written by create and set.
     #[arg(long, default_value_t = 100)]
     pub value_bytes: usize,
-    /// Measured time of each workload on each target.
-    #[arg(long, default_value_t = 10.0)]
+    /// Measured time of each workload on each target (fsync: of the probe).
+    #[arg(long, alias = "seconds", default_value_t = 10.0)]
     pub duration_s: f64,
     /// Run each workload on each target for this many requests instead of a duration.
     #[arg(long)]
@@ -90,11 +127,24 @@ pub struct BenchArgs {
     /// Seed of the key choice (default: from the clock).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// populate: znodes to create on each target, the root included.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub nodes: u64,
+    /// populate: children per parent.
+    #[arg(long, default_value_t = 10)]
+    pub fanout: u64,
+    /// populate: path of the tree's root node (its parent must exist; the root must not).
+    #[arg(long, default_value = "/corral-populate")]
+    pub root: String,
+    /// fsync: directory on the disk under test (a scratch file is made and removed there).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 impl Default for BenchArgs {
     fn default() -> Self {
         BenchArgs {
+            mode: Mode::Workloads,
             addr: vec!["127.0.0.1:2181".into()],
             labels: Vec::new(),
             sessions: 8,
@@ -115,6 +165,10 @@ impl Default for BenchArgs {
             json: false,
             session_timeout_ms: 30_000,
             seed: None,
+            nodes: 1_000_000,
+            fanout: 10,
+            root: "/corral-populate".into(),
+            dir: PathBuf::from("."),
         }
     }
 }
@@ -132,11 +186,29 @@ pub const IN_FLIGHT_MAX: usize = 10_000;
 pub const KEY_SPACE_MAX: usize = 10_000_000;
 /// A value must fit a frame with its request around it.
 pub const VALUE_BYTES_MAX: usize = 1_000_000;
+pub const NODES_MAX: u64 = 100_000_000;
+pub const FANOUT_MAX: u64 = 1_000_000;
 
 impl BenchArgs {
-    /// Checks the arguments and resolves the targets, in order.
+    /// Checks the arguments and resolves the targets, in order (none for the fsync probe).
     pub fn validate(&self) -> Result<Vec<Target>, BenchError> {
         let invalid = |what: String| Err(BenchError::InvalidArgs(what));
+        match self.mode {
+            Mode::Workloads => {}
+            Mode::Populate => {
+                self.validate_populate()?;
+                return self.targets();
+            }
+            Mode::Fsync => {
+                if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
+                    return invalid("--seconds must be positive".into());
+                }
+                if self.value_bytes == 0 || self.value_bytes > VALUE_BYTES_MAX {
+                    return invalid(format!("--value-bytes must be 1..={VALUE_BYTES_MAX}"));
+                }
+                return Ok(Vec::new());
+            }
+        }
         if self.sessions == 0 || self.sessions > SESSIONS_MAX {
             return invalid(format!("--sessions must be 1..={SESSIONS_MAX}"));
         }
@@ -166,6 +238,28 @@ impl BenchArgs {
             return invalid(format!("--key-space must be 1..={KEY_SPACE_MAX}"));
         }
         self.targets()
+    }
+
+    fn validate_populate(&self) -> Result<(), BenchError> {
+        let invalid = |what: String| Err(BenchError::InvalidArgs(what));
+        if self.sessions == 0 || self.sessions > SESSIONS_MAX {
+            return invalid(format!("--sessions must be 1..={SESSIONS_MAX}"));
+        }
+        if self.nodes == 0 || self.nodes > NODES_MAX {
+            return invalid(format!("--nodes must be 1..={NODES_MAX}"));
+        }
+        // Fan-out 1 would be a chain whose paths outgrow any frame.
+        if self.fanout < 2 || self.fanout > FANOUT_MAX {
+            return invalid(format!("--fanout must be 2..={FANOUT_MAX}"));
+        }
+        if self.value_bytes > VALUE_BYTES_MAX {
+            return invalid(format!("--value-bytes must be at most {VALUE_BYTES_MAX}"));
+        }
+        let root = self.root.as_str();
+        if !root.starts_with('/') || root.len() < 2 || root.ends_with('/') || root.contains("//") {
+            return invalid(format!("--root {root}: want an absolute path other than /"));
+        }
+        Ok(())
     }
 
     fn targets(&self) -> Result<Vec<Target>, BenchError> {
@@ -296,5 +390,48 @@ mod tests {
             ..BenchArgs::default()
         };
         assert!(create_only.validate().is_ok());
+    }
+
+    #[test]
+    fn modes_parse_as_a_first_word() {
+        let cli = Cli::parse_from(["bench", "--addr", "a=127.0.0.1:1"]);
+        assert_eq!(cli.bench.mode, Mode::Workloads);
+        let cli = Cli::parse_from([
+            "bench",
+            "populate",
+            "--addr",
+            "a=127.0.0.1:1",
+            "--nodes",
+            "5000",
+            "--fanout",
+            "7",
+        ]);
+        assert_eq!(cli.bench.mode, Mode::Populate);
+        assert_eq!((cli.bench.nodes, cli.bench.fanout), (5000, 7));
+        assert_eq!(cli.bench.validate().unwrap().len(), 1);
+        let cli = Cli::parse_from(["bench", "fsync", "--dir", "/tmp", "--seconds", "2.5"]);
+        assert_eq!(cli.bench.mode, Mode::Fsync);
+        assert_eq!(cli.bench.duration_s, 2.5);
+        assert_eq!(cli.bench.dir, PathBuf::from("/tmp"));
+        assert!(cli.bench.validate().unwrap().is_empty());
+        for bad in [
+            BenchArgs {
+                mode: Mode::Populate,
+                fanout: 1,
+                ..BenchArgs::default()
+            },
+            BenchArgs {
+                mode: Mode::Populate,
+                root: "/".into(),
+                ..BenchArgs::default()
+            },
+            BenchArgs {
+                mode: Mode::Fsync,
+                duration_s: 0.0,
+                ..BenchArgs::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 }

@@ -3,7 +3,11 @@
 //!
 //! Batches are bounded in ops and bytes so a request stays far below `jute.maxbuffer`. Setup
 //! is strict (the first failing op stops the run); cleanup is tolerant: a batch that fails is
-//! retried op by op, and a node that is already gone is not an error.
+//! retried op by op, and a node that is already gone is not an error. Batches may come from a
+//! lazy iterator ([`Splitter`]), so a million-node populate never holds all its ops at once,
+//! and a batch not answered within [`BATCH_REPLY_TIMEOUT`] counts as failed.
+
+use std::time::Duration;
 
 use corral_client::corral_proto::multi::{MultiOp, MultiResult};
 use corral_client::corral_proto::response::Response;
@@ -17,6 +21,8 @@ const BATCH_OPS_MAX: usize = 1000;
 const BATCH_BYTES_MAX: usize = 256 * 1024;
 /// Batches in flight per session.
 const BATCHES_IN_FLIGHT_PER_SESSION: usize = 4;
+/// How long one batch may wait for its reply before the run gives up on it.
+pub const BATCH_REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a tolerant run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +39,14 @@ pub struct Tally {
 #[derive(Debug)]
 pub enum BatchError {
     Client(ClientError),
-    Op { path: String, code: ErrorCode },
+    Op {
+        path: String,
+        code: ErrorCode,
+    },
+    /// No reply to a batch within [`BATCH_REPLY_TIMEOUT`].
+    Timeout {
+        path: String,
+    },
 }
 
 impl From<ClientError> for BatchError {
@@ -52,22 +65,40 @@ fn op_bytes(op: &MultiOp) -> usize {
 }
 
 fn split(ops: Vec<MultiOp>) -> Vec<Vec<MultiOp>> {
-    let mut batches = Vec::new();
-    let mut batch = Vec::new();
-    let mut bytes = 0;
-    for op in ops {
-        let size = op_bytes(&op);
-        if !batch.is_empty() && (batch.len() >= BATCH_OPS_MAX || bytes + size > BATCH_BYTES_MAX) {
-            batches.push(std::mem::take(&mut batch));
-            bytes = 0;
+    Splitter::new(ops.into_iter()).collect()
+}
+
+/// Cuts a stream of ops into batches bounded in ops and bytes, lazily.
+#[derive(Debug)]
+pub struct Splitter<I: Iterator<Item = MultiOp>> {
+    ops: std::iter::Peekable<I>,
+}
+
+impl<I: Iterator<Item = MultiOp>> Splitter<I> {
+    pub fn new(ops: I) -> Self {
+        Splitter {
+            ops: ops.peekable(),
         }
-        bytes += size;
-        batch.push(op);
     }
-    if !batch.is_empty() {
-        batches.push(batch);
+}
+
+impl<I: Iterator<Item = MultiOp>> Iterator for Splitter<I> {
+    type Item = Vec<MultiOp>;
+
+    fn next(&mut self) -> Option<Vec<MultiOp>> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(op) = self.ops.peek() {
+            let size = op_bytes(op);
+            if !batch.is_empty() && (batch.len() >= BATCH_OPS_MAX || bytes + size > BATCH_BYTES_MAX)
+            {
+                break;
+            }
+            bytes += size;
+            batch.extend(self.ops.next());
+        }
+        (!batch.is_empty()).then_some(batch)
     }
-    batches
 }
 
 /// The first failing op of a multi reply, if any.
@@ -92,10 +123,24 @@ fn first_failure(batch: &[MultiOp], reply: &Reply) -> Option<(String, ErrorCode)
 
 /// Runs every op; stops at the first failure.
 pub async fn run_strict(clients: &[Client], ops: Vec<MultiOp>) -> Result<u64, BatchError> {
+    run_strict_batches(clients, split(ops).into_iter()).await
+}
+
+/// Runs every batch `batches` yields (each one multi); stops at the first failure.
+pub async fn run_strict_batches(
+    clients: &[Client],
+    batches: impl Iterator<Item = Vec<MultiOp>>,
+) -> Result<u64, BatchError> {
     let mut done = 0;
-    let mut replies = issue(clients, split(ops));
+    let mut replies = issue(clients, batches);
     while let Some((batch, reply)) = replies.next().await {
-        let reply = reply?;
+        let reply = match reply {
+            Ok(reply) => reply?,
+            Err(_elapsed) => {
+                let path = batch.first().map_or("", |op| op.path()).to_owned();
+                return Err(BatchError::Timeout { path });
+            }
+        };
         if let Some((path, code)) = first_failure(&batch, &reply) {
             return Err(BatchError::Op { path, code });
         }
@@ -109,10 +154,10 @@ pub async fn run_strict(clients: &[Client], ops: Vec<MultiOp>) -> Result<u64, Ba
 pub async fn run_tolerant(clients: &[Client], ops: Vec<MultiOp>, benign: ErrorCode) -> Tally {
     let mut tally = Tally::default();
     let mut retry = Vec::new();
-    let mut replies = issue(clients, split(ops));
+    let mut replies = issue(clients, split(ops).into_iter());
     while let Some((batch, reply)) = replies.next().await {
         match reply {
-            Ok(reply) if first_failure(&batch, &reply).is_none() => {
+            Ok(Ok(reply)) if first_failure(&batch, &reply).is_none() => {
                 tally.done += batch.len() as u64
             }
             _ => retry.extend(batch),
@@ -120,27 +165,30 @@ pub async fn run_tolerant(clients: &[Client], ops: Vec<MultiOp>, benign: ErrorCo
     }
     drop(replies);
     let singles: Vec<Vec<MultiOp>> = retry.into_iter().map(|op| vec![op]).collect();
-    let mut replies = issue(clients, singles);
+    let mut replies = issue(clients, singles.into_iter());
     while let Some((batch, reply)) = replies.next().await {
-        match reply.map(|reply| first_failure(&batch, &reply)) {
-            Ok(None) => tally.done += 1,
-            Ok(Some((_, code))) if code == benign => tally.skipped += 1,
+        match reply.map(|reply| reply.map(|reply| first_failure(&batch, &reply))) {
+            Ok(Ok(None)) => tally.done += 1,
+            Ok(Ok(Some((_, code)))) if code == benign => tally.skipped += 1,
             _ => tally.failed += 1,
         }
     }
     tally
 }
 
-type Issued = (Vec<MultiOp>, Result<Reply, ClientError>);
+type Issued = (
+    Vec<MultiOp>,
+    Result<Result<Reply, ClientError>, tokio::time::error::Elapsed>,
+);
 
 /// Sends the batches over the clients round robin, a few in flight per client, and yields
-/// the replies as they come.
-fn issue(
-    clients: &[Client],
-    batches: Vec<Vec<MultiOp>>,
-) -> impl futures::Stream<Item = Issued> + '_ {
+/// the replies as they come (or the timeout of one that did not come).
+fn issue<'a>(
+    clients: &'a [Client],
+    batches: impl Iterator<Item = Vec<MultiOp>> + 'a,
+) -> impl futures::Stream<Item = Issued> + 'a {
     let in_flight_max = (clients.len() * BATCHES_IN_FLIGHT_PER_SESSION).max(1);
-    let mut waiting = batches.into_iter().enumerate();
+    let mut waiting = batches.enumerate();
     let mut running = FuturesUnordered::new();
     futures::stream::poll_fn(move |cx| {
         while running.len() < in_flight_max && !clients.is_empty() {
@@ -149,7 +197,8 @@ fn issue(
             };
             let client = clients[index % clients.len()].clone();
             running.push(async move {
-                let reply = client.multi(batch.clone()).await;
+                let reply =
+                    tokio::time::timeout(BATCH_REPLY_TIMEOUT, client.multi(batch.clone())).await;
                 (batch, reply)
             });
         }

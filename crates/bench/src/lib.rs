@@ -13,21 +13,28 @@
 //! - [`batch`]: pipelined multi batches for setup and cleanup.
 //! - [`layout`]: where the run's nodes live.
 //! - [`stats`], [`report`]: latency histograms, the [`BenchReport`] and its printing.
+//! - [`populate`]: `corral bench populate`, a large tree left on each target (for memory,
+//!   restart and snapshot measurements).
+//! - [`fsync`]: `corral bench fsync`, the raw fdatasync rate of a disk.
+//!
+//! `scripts/bench/compare.sh` drives all of it against Corral and Apache ZooKeeper.
 
 pub mod args;
 pub mod batch;
 pub mod driver;
 pub mod error;
+pub mod fsync;
 pub mod layout;
+pub mod populate;
 pub mod report;
 pub mod stats;
 pub mod target;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-pub use args::{BenchArgs, Target, Workload};
+pub use args::{BenchArgs, Mode, Target, Workload};
 pub use error::BenchError;
 pub use report::BenchReport;
 
@@ -36,7 +43,8 @@ use target::TargetRun;
 
 /// Runs the benchmark the arguments describe and returns its report (print it with
 /// [`BenchReport::print`]). Fails only when a target cannot be connected to or prepared; what
-/// goes wrong during a workload is counted in the report.
+/// goes wrong during a workload is counted in the report. In populate mode any failure fails
+/// the run (the tree is then incomplete); in fsync mode, an I/O error does.
 pub async fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
     let targets = args.validate()?;
     let seed = args.seed.unwrap_or_else(|| {
@@ -44,6 +52,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
     });
+    match args.mode {
+        Mode::Workloads => {}
+        Mode::Populate => {
+            let mut populated = Vec::with_capacity(targets.len());
+            for target in &targets {
+                populated.push(populate::populate(target, &args).await?);
+            }
+            let mut report = empty_report(&args, targets, seed);
+            report.populate = populated;
+            return Ok(report);
+        }
+        Mode::Fsync => {
+            let (dir, duration) = (args.dir.clone(), Duration::from_secs_f64(args.duration_s));
+            let bytes = args.value_bytes;
+            let result =
+                tokio::task::spawn_blocking(move || fsync::probe(&dir, duration, bytes)).await??;
+            let mut report = empty_report(&args, targets, seed);
+            report.fsync = Some(result);
+            return Ok(report);
+        }
+    }
     let value = Bytes::from(vec![b'v'; args.value_bytes]);
     let key_space = if args.ops.iter().any(|w| w.uses_keys()) {
         args.key_space
@@ -79,6 +108,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
     let cleanup = finish(runs).await;
 
     Ok(BenchReport {
+        mode: Mode::Workloads,
         config: RunConfig {
             sessions: args.sessions,
             in_flight: args.in_flight,
@@ -94,7 +124,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
         targets,
         results,
         cleanup,
+        populate: Vec::new(),
+        fsync: None,
     })
+}
+
+/// A report of the populate or fsync mode, before its result is filled in.
+fn empty_report(args: &BenchArgs, targets: Vec<Target>, seed: u64) -> BenchReport {
+    BenchReport {
+        mode: args.mode,
+        config: RunConfig {
+            sessions: args.sessions,
+            in_flight: args.in_flight,
+            value_bytes: args.value_bytes,
+            key_space: 0,
+            read_ratio: args.read_ratio,
+            duration_s: Some(args.duration_s),
+            requests: None,
+            warmup_s: 0.0,
+            seed,
+        },
+        targets,
+        results: Vec::new(),
+        ratios: Vec::new(),
+        cleanup: Vec::new(),
+        populate: Vec::new(),
+        fsync: None,
+    }
 }
 
 /// Cleans up and closes every target.

@@ -1,12 +1,15 @@
 //! The benchmark's result: one row per workload per target, ratios between targets, what
-//! cleanup did; printed as a table or as JSON.
+//! cleanup did; or, in the other modes, what populate did on each target or what the fsync
+//! probe measured. Printed as a table or as JSON.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{Target, Workload};
+use crate::args::{Mode, Target, Workload};
+use crate::fsync::FsyncResult;
+use crate::populate::PopulateResult;
 use crate::stats::{named_codes, Latency, SessionOutcome};
 use crate::target::CleanupReport;
 
@@ -84,11 +87,19 @@ pub struct Ratio {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchReport {
+    #[serde(default)]
+    pub mode: Mode,
     pub config: RunConfig,
     pub targets: Vec<Target>,
     pub results: Vec<WorkloadResult>,
     pub ratios: Vec<Ratio>,
     pub cleanup: Vec<CleanupReport>,
+    /// populate mode: one entry per target, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub populate: Vec<PopulateResult>,
+    /// fsync mode: the probe's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsync: Option<FsyncResult>,
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -133,6 +144,67 @@ impl BenchReport {
     /// The human-readable form: settings, one table row per workload per target, ratios,
     /// cleanup.
     pub fn render_table(&self) -> String {
+        match self.mode {
+            Mode::Workloads => self.render_workloads(),
+            Mode::Populate => self.render_populate(),
+            Mode::Fsync => self.render_fsync(),
+        }
+    }
+
+    fn render_populate(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>7} {:>7} {:>7} {:>10} {:>12}  last node",
+            "target", "nodes", "fanout", "levels", "value", "seconds", "nodes/s"
+        );
+        for p in &self.populate {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>10} {:>7} {:>7} {:>7} {:>10.2} {:>12.0}  {}",
+                p.target,
+                p.nodes,
+                p.fanout,
+                p.levels,
+                p.value_bytes,
+                p.elapsed_s,
+                p.nodes_per_s,
+                p.last_path
+            );
+        }
+        if let Some((first, others)) = self.populate.split_first() {
+            for other in others {
+                let _ = writeln!(
+                    out,
+                    "ratio {}/{}: nodes/s {:.2}",
+                    first.target,
+                    other.target,
+                    ratio(first.nodes_per_s, other.nodes_per_s)
+                );
+            }
+        }
+        out
+    }
+
+    fn render_fsync(&self) -> String {
+        let Some(f) = &self.fsync else {
+            return String::from("fsync: no result\n");
+        };
+        format!(
+            "fsync probe in {}: {} appends of {} B each followed by fdatasync in {:.2} s = {:.0}/s; \
+             latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",
+            f.dir.display(),
+            f.syncs,
+            f.append_bytes,
+            f.elapsed_s,
+            f.syncs_per_s,
+            ms(f.latency.p50_us),
+            ms(f.latency.p99_us),
+            ms(f.latency.max_us)
+        )
+    }
+
+    fn render_workloads(&self) -> String {
         let mut out = String::new();
         let c = &self.config;
         let length = match (c.requests, c.duration_s) {

@@ -101,6 +101,11 @@ impl TargetRun {
                 path,
                 code,
             },
+            BatchError::Timeout { path } => BenchError::Timeout {
+                target: self.target.name.clone(),
+                path,
+                timeout_s: batch::BATCH_REPLY_TIMEOUT.as_secs(),
+            },
         }
     }
 

@@ -111,3 +111,58 @@ async fn an_unreachable_target_is_an_error_not_a_hang() {
     let err = run(args(vec![addr])).await.unwrap_err();
     assert!(err.to_string().contains("connect"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn populate_leaves_the_whole_tree_on_each_target() {
+    use corral_bench::Mode;
+    let a = FakeZk::start().await;
+    let b = FakeZk::start().await;
+    let populate = BenchArgs {
+        mode: Mode::Populate,
+        nodes: 2_345,
+        fanout: 4,
+        root: "/pop".into(),
+        ..args(vec![format!("a={}", a.addr), format!("b={}", b.addr)])
+    };
+    let report = run(populate).await.unwrap();
+    assert_eq!(report.populate.len(), 2);
+    for (fake, result) in [(&a, &report.populate[0]), (&b, &report.populate[1])] {
+        assert_eq!(result.nodes, 2_345);
+        assert!(result.nodes_per_s > 0.0, "{result:?}");
+        let paths = fake.paths();
+        assert_eq!(paths.len(), 2_345, "{result:?}");
+        assert!(paths.contains(&result.last_path), "{result:?}");
+        assert!(paths.contains(&"/pop/n1/n5".to_owned()));
+    }
+    assert!(report.results.is_empty());
+    let table = report.render_table();
+    assert!(table.contains("ratio a/b"), "{table}");
+    // Populating again fails: the root is there already.
+    let again = BenchArgs {
+        mode: Mode::Populate,
+        nodes: 10,
+        root: "/pop".into(),
+        ..args(vec![a.addr.clone()])
+    };
+    let err = run(again).await.unwrap_err();
+    assert!(err.to_string().contains("/pop"), "{err}");
+}
+
+#[tokio::test]
+async fn fsync_probe_reports_a_rate() {
+    use corral_bench::Mode;
+    let dir = std::env::temp_dir();
+    let probe = BenchArgs {
+        mode: Mode::Fsync,
+        dir: dir.clone(),
+        duration_s: 0.2,
+        ..BenchArgs::default()
+    };
+    let report = run(probe).await.unwrap();
+    let fsync = report.fsync.as_ref().unwrap();
+    assert!(fsync.syncs > 0 && fsync.syncs_per_s > 0.0, "{fsync:?}");
+    assert!(report.render_table().contains("fdatasync"));
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["mode"], "fsync");
+    assert!(json["fsync"]["syncs_per_s"].as_f64().unwrap() > 0.0);
+}

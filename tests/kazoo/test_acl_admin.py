@@ -119,12 +119,6 @@ def _total_watches(client):
     return int(re.search(r"Total watches:(\d+)", client.command(b"wchs")).group(1))
 
 
-@pytest.mark.xfail(
-    reason="BUG (compat): wchs/wchc/wchp also count child watches; ZooKeeper 3.8/3.9 report "
-    "data watches only (DataTree.getWatchesSummary/getWatches/getWatchesByPath use "
-    "dataWatches), while mntr zk_watch_count counts both",
-    strict=True,
-)
 def test_watch_commands_report_data_watches_only_like_zookeeper(make_client):
     admin, watcher = make_client(), make_client()
     admin.create("/only-children")

@@ -10,16 +10,6 @@ from kazoo.security import make_digest_acl
 
 from _util import EventLog, wait_until
 
-# corral's server keeps its raft log in memory (crates/server/src/raft/mem_log.rs, used by
-# server.rs): dataDir stays empty and a restarted server comes back empty. Clients that saw a
-# newer zxid are then refused on every reconnect ("client has seen a newer zxid") for ever.
-NOT_DURABLE = pytest.mark.xfail(
-    reason="BUG: corral loses all data and sessions on restart (in-memory raft log, "
-    "nothing written to dataDir)",
-    strict=True,
-)
-
-
 def started_client(hostport, **kwargs):
     kwargs.setdefault("timeout", 10.0)
     # Reconnect quickly while the server is down.
@@ -29,7 +19,6 @@ def started_client(hostport, **kwargs):
     return client
 
 
-@NOT_DURABLE
 def test_data_survives_a_clean_restart(private_corral):
     hostport = private_corral.start()
     zk = started_client(hostport)
@@ -70,7 +59,6 @@ def test_data_survives_a_clean_restart(private_corral):
         zk.close()
 
 
-@NOT_DURABLE
 def test_acknowledged_writes_survive_a_crash(private_corral):
     hostport = private_corral.start()
     zk = started_client(hostport)
@@ -96,7 +84,6 @@ def test_acknowledged_writes_survive_a_crash(private_corral):
         zk.close()
 
 
-@NOT_DURABLE
 def test_session_and_ephemerals_survive_a_restart(private_corral):
     """As in ZooKeeper, sessions are part of the replicated state: a client that reconnects
     within its timeout keeps its session and ephemeral nodes."""

@@ -57,6 +57,9 @@ pub struct ServerConfig {
     pub snap_count: u64,
     pub force_sync: bool,
     pub pre_alloc_bytes: u64,
+    /// Corral-specific `corral.logSegmentBytes`: a log segment is rolled over once it would
+    /// grow past this size (ZooKeeper has no such key; its log files grow without bound).
+    pub log_segment_bytes: u64,
     pub autopurge_snap_retain_count: u32,
     pub autopurge_purge_interval_hours: u32,
     pub server_id: u64,
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
             snap_count: 100_000,
             force_sync: true,
             pre_alloc_bytes: 64 * 1024 * 1024,
+            log_segment_bytes: 64 * 1024 * 1024,
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
             server_id: 1,
@@ -231,6 +235,9 @@ impl ServerConfig {
                 }
                 "snapCount" => self.snap_count = parse_num::<u64>(key, value)?.max(2),
                 "preAllocSize" => self.pre_alloc_bytes = parse_num::<u64>(key, value)? * 1024,
+                "corral.logSegmentBytes" => {
+                    self.log_segment_bytes = parse_num::<u64>(key, value)?.clamp(4096, 1 << 30)
+                }
                 "forceSync" => self.force_sync = !value.eq_ignore_ascii_case("no"),
                 "autopurge.snapRetainCount" => {
                     self.autopurge_snap_retain_count = parse_num::<u32>(key, value)?.max(3)

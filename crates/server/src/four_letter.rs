@@ -203,7 +203,7 @@ fn mntr(ctx: &Context) -> String {
             tree.approximate_data_bytes(),
         )
     };
-    let (_, _, watch_count) = core.watches.lock().summary();
+    let watch_count = core.watches.lock().total_watches();
     let (open_fds, max_fds) = file_descriptors();
     let rows: Vec<(&str, String)> = vec![
         ("version", VERSION.to_owned()),

@@ -236,6 +236,7 @@ fn open_storage(
         corral_storage::LogStoreConfig::new(config.data_log_dir.join(LOG_DIR_NAME));
     log_config.force_sync = config.force_sync;
     log_config.prealloc_bytes = config.pre_alloc_bytes.max(4096);
+    log_config.segment_bytes_max = config.log_segment_bytes;
     let log_store = LogStore::open(log_config).map_err(|e| ServerError::Storage(e.to_string()))?;
     let snapshots =
         corral_storage::snapshot::SnapshotStore::open(config.data_dir.join(SNAPSHOT_DIR_NAME))

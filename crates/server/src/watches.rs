@@ -298,50 +298,52 @@ impl WatchRegistry {
         }
     }
 
-    /// (connections watching, distinct paths, total watches) for `wchs`.
-    pub fn summary(&self) -> (usize, usize, usize) {
-        let paths: HashSet<&String> = self
-            .data
-            .by_path
-            .keys()
-            .chain(self.child.by_path.keys())
-            .collect();
-        let total = self.by_conn.values().map(|s| s.len()).sum();
-        (self.by_conn.len(), paths.len(), total)
+    /// Every watch of every kind (`mntr`'s `zk_watch_count`).
+    pub fn total_watches(&self) -> usize {
+        self.by_conn.values().map(|s| s.len()).sum()
     }
 
-    /// Watched paths by connection (for `wchc`), sorted.
+    /// (connections watching, distinct paths, total watches) for `wchs`. Like ZooKeeper, the
+    /// `wch*` words report the data-watch table only (exists/getData and persistent watches).
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let mut conns = HashSet::new();
+        let mut total = 0;
+        for watchers in self.data.by_path.values() {
+            conns.extend(watchers.keys().copied());
+            total += watchers.len();
+        }
+        (conns.len(), self.data.by_path.len(), total)
+    }
+
+    /// Data-watched paths by connection (for `wchc`), sorted.
     pub fn by_connection(&self) -> Vec<(ConnectionId, Vec<String>)> {
-        let mut out: Vec<(ConnectionId, Vec<String>)> = self
-            .by_conn
-            .iter()
-            .map(|(conn, set)| {
-                let mut paths: Vec<String> = set.iter().map(|(_, p)| p.clone()).collect();
+        let mut map: HashMap<ConnectionId, Vec<String>> = HashMap::new();
+        for (path, watchers) in &self.data.by_path {
+            for conn in watchers.keys() {
+                map.entry(*conn).or_default().push(path.clone());
+            }
+        }
+        let mut out: Vec<(ConnectionId, Vec<String>)> = map
+            .into_iter()
+            .map(|(conn, mut paths)| {
                 paths.sort();
-                paths.dedup();
-                (*conn, paths)
+                (conn, paths)
             })
             .collect();
         out.sort();
         out
     }
 
-    /// Connections by watched path (for `wchp`), sorted.
+    /// Connections by data-watched path (for `wchp`), sorted.
     pub fn by_path(&self) -> Vec<(String, Vec<ConnectionId>)> {
-        let mut map: HashMap<&String, HashSet<ConnectionId>> = HashMap::new();
-        for table in [&self.data, &self.child] {
-            for (path, watchers) in &table.by_path {
-                map.entry(path)
-                    .or_default()
-                    .extend(watchers.keys().copied());
-            }
-        }
-        let mut out: Vec<(String, Vec<ConnectionId>)> = map
-            .into_iter()
-            .map(|(p, set)| {
-                let mut conns: Vec<_> = set.into_iter().collect();
+        let mut out: Vec<(String, Vec<ConnectionId>)> = self
+            .data
+            .by_path
+            .iter()
+            .map(|(path, watchers)| {
+                let mut conns: Vec<ConnectionId> = watchers.keys().copied().collect();
                 conns.sort_unstable();
-                (p.clone(), conns)
+                (path.clone(), conns)
             })
             .collect();
         out.sort();
@@ -367,7 +369,7 @@ mod tests {
         let first = w.trigger("/a", WatchEvent::NodeDataChanged);
         assert_eq!(conns(&first), vec![(1, event_type::NODE_DATA_CHANGED)]);
         assert!(w.trigger("/a", WatchEvent::NodeDataChanged).is_empty());
-        assert_eq!(w.summary(), (0, 0, 0));
+        assert_eq!(w.total_watches(), 0);
     }
 
     #[test]
@@ -381,7 +383,7 @@ mod tests {
             conns(&got),
             vec![(1, event_type::NODE_DELETED), (2, event_type::NODE_DELETED)]
         );
-        assert_eq!(w.summary(), (0, 0, 0));
+        assert_eq!(w.total_watches(), 0);
     }
 
     #[test]
@@ -431,7 +433,7 @@ mod tests {
         w.add_standard(1, "/a", StandardWatch::Data);
         w.add_persistent(1, "/b", true);
         w.remove_connection(1);
-        assert_eq!(w.summary(), (0, 0, 0));
+        assert_eq!(w.total_watches(), 0);
         assert_eq!(w.recursive_count, 0);
     }
 }

@@ -147,7 +147,7 @@ impl DataTree {
         let owner = self.store.owner(id);
         let reapable = match owner_kind(owner, self.config.extended_types_enabled) {
             OwnerKind::Container => true,
-            OwnerKind::Ttl => ttl_expired(owner, node.mtime, now_ms),
+            OwnerKind::Ttl => ttl_expired(owner, node.mtime(), now_ms),
             OwnerKind::Normal | OwnerKind::Void => false,
         };
         if !reapable {

@@ -49,11 +49,11 @@ pub(crate) fn digest(tree: &DataTree) -> u64 {
             None => h.i64(-1),
         }
         for v in [
-            n.czxid,
-            n.mzxid,
-            n.pzxid,
-            n.ctime,
-            n.mtime,
+            n.czxid(),
+            n.mzxid(),
+            n.pzxid(),
+            n.ctime(),
+            n.mtime(),
             tree.store.owner(id),
         ] {
             h.i64(v);

@@ -111,9 +111,8 @@ impl DataTree {
         }
         let acl_id = self.acls.intern(acl);
         let parent = self.store.get_mut(parent_id)?;
-        if parent_cversion > parent.cversion {
+        if parent_cversion > parent.cversion && parent.set_pzxid(ctx.zxid) {
             parent.cversion = parent_cversion;
-            parent.pzxid = ctx.zxid;
         }
         let parent_acl = parent.acl;
         let mut node = node;
@@ -169,8 +168,8 @@ impl DataTree {
         let Some(parent) = self.store.get_mut(parent_id) else {
             return false;
         };
-        if zxid > parent.pzxid {
-            parent.pzxid = zxid;
+        if zxid > parent.pzxid() {
+            parent.set_pzxid(zxid);
         }
         let parent_acl = parent.acl;
         self.data_bytes = self
@@ -212,11 +211,9 @@ impl DataTree {
         self.preserve(id);
         let node = self.store.get_mut(id)?;
         let old_len = node.data_len();
-        if !node.set_data(data.map(|d| &d[..])) {
+        if !node.set_data(data.map(|d| &d[..])) || !node.set_modified(ctx.zxid, ctx.time_ms) {
             return None;
         }
-        node.mtime = ctx.time_ms;
-        node.mzxid = ctx.zxid;
         node.version = version;
         let stat = node.stat(owner, extended);
         let acl = node.acl;

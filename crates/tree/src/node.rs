@@ -68,17 +68,26 @@ pub(crate) const HAS_OWNER: u32 = 1 << 31;
 /// In `Node::tag`: the 31-bit hash of the full path the index files the node under.
 pub(crate) const PATH_HASH: u32 = !HAS_OWNER;
 
-/// 88 bytes: the persisted stat fields inline (40), the versions and the ACL id (16), the parent
-/// and the intrusive child list as 4-byte ids (20), the path hash and owner flag (4), the name
-/// and data behind a thin pointer (8). The full path is not stored: it is the names up the
-/// parent chain (see `Store::path_of`).
+/// The stat fields kept in 48 bits: czxid, mzxid, pzxid, ctime, mtime.
+const CZXID: usize = 0;
+const MZXID: usize = 1;
+const PZXID: usize = 2;
+const CTIME: usize = 3;
+const MTIME: usize = 4;
+/// An inline 48-bit field holding this marker has its value in the payload's wide section.
+/// Every other value in −2^47 < v < 2^47 is stored inline: ms timestamps until the year 6429,
+/// zxids (log indexes) below 1.4 · 10^14.
+const WIDE: i64 = -(1 << 47);
+
+/// 80 bytes: the five i64 stat fields as 48-bit values (30), the versions and the ACL id (16),
+/// the parent and the intrusive child list as 4-byte ids (20), the path hash and owner flag
+/// (4), the name and data behind a thin pointer (8). The full path is not stored: it is the
+/// names up the parent chain (see `Store::path_of`).
 #[derive(Clone)]
 pub(crate) struct Node {
-    pub(crate) czxid: i64,
-    pub(crate) mzxid: i64,
-    pub(crate) pzxid: i64,
-    pub(crate) ctime: i64,
-    pub(crate) mtime: i64,
+    /// Low 32 and high 16 bits of czxid, mzxid, pzxid, ctime, mtime (see [`WIDE`]).
+    lo: [u32; 5],
+    hi: [u16; 5],
     payload: Payload,
     pub(crate) version: i32,
     /// The stored counter: number of child creations (see [`Node::stat`]).
@@ -106,12 +115,9 @@ impl Node {
         zxid: i64,
         time: i64,
     ) -> Option<Node> {
-        Some(Node {
-            czxid: zxid,
-            mzxid: zxid,
-            pzxid: zxid,
-            ctime: time,
-            mtime: time,
+        let mut node = Node {
+            lo: [0; 5],
+            hi: [0; 5],
             payload: Payload::new(name.as_bytes(), data)?,
             version: 0,
             cversion: 0,
@@ -123,7 +129,13 @@ impl Node {
             prev_sibling: NIL,
             num_children: 0,
             tag: 0,
-        })
+        };
+        let ok = node.set_field(CZXID, zxid)
+            & node.set_field(MZXID, zxid)
+            & node.set_field(PZXID, zxid)
+            & node.set_field(CTIME, time)
+            & node.set_field(MTIME, time);
+        ok.then_some(node)
     }
 
     /// A node decoded from a snapshot: links and flags are set when the store is assembled.
@@ -135,13 +147,10 @@ impl Node {
         zxids: [i64; 3],
         times: [i64; 2],
         versions: [i32; 3],
-    ) -> Node {
-        Node {
-            czxid: zxids[0],
-            mzxid: zxids[1],
-            pzxid: zxids[2],
-            ctime: times[0],
-            mtime: times[1],
+    ) -> Option<Node> {
+        let mut node = Node {
+            lo: [0; 5],
+            hi: [0; 5],
             payload,
             version: versions[0],
             cversion: versions[1],
@@ -153,7 +162,68 @@ impl Node {
             prev_sibling: NIL,
             num_children: 0,
             tag: 0,
+        };
+        let ok = node.set_field(CZXID, zxids[0])
+            & node.set_field(MZXID, zxids[1])
+            & node.set_field(PZXID, zxids[2])
+            & node.set_field(CTIME, times[0])
+            & node.set_field(MTIME, times[1]);
+        ok.then_some(node)
+    }
+
+    fn field(&self, i: usize) -> i64 {
+        let raw = (u64::from(self.hi[i]) << 32) | u64::from(self.lo[i]);
+        let value = ((raw << 16) as i64) >> 16;
+        if value == WIDE {
+            self.payload.wide(i)
+        } else {
+            value
         }
+    }
+
+    /// False (nothing changed) only if a wide value could not be stored (out of memory
+    /// aside, unreachable).
+    fn set_field(&mut self, i: usize, value: i64) -> bool {
+        let inline = if value > WIDE && value < -WIDE {
+            value
+        } else {
+            if !self.payload.set_wide(i, value) {
+                return false;
+            }
+            WIDE
+        };
+        self.lo[i] = inline as u32;
+        self.hi[i] = (inline >> 32) as u16;
+        true
+    }
+
+    pub(crate) fn czxid(&self) -> i64 {
+        self.field(CZXID)
+    }
+
+    pub(crate) fn mzxid(&self) -> i64 {
+        self.field(MZXID)
+    }
+
+    pub(crate) fn pzxid(&self) -> i64 {
+        self.field(PZXID)
+    }
+
+    pub(crate) fn ctime(&self) -> i64 {
+        self.field(CTIME)
+    }
+
+    pub(crate) fn mtime(&self) -> i64 {
+        self.field(MTIME)
+    }
+
+    pub(crate) fn set_pzxid(&mut self, zxid: i64) -> bool {
+        self.set_field(PZXID, zxid)
+    }
+
+    /// setData's stat change: mzxid and mtime.
+    pub(crate) fn set_modified(&mut self, zxid: i64, time: i64) -> bool {
+        self.set_field(MZXID, zxid) & self.set_field(MTIME, time)
     }
 
     /// The last path segment ("" for the root).
@@ -175,9 +245,9 @@ impl Node {
         self.payload.data_len()
     }
 
-    /// Replaces the data; false (nothing changed) if it exceeds 4 GiB.
+    /// Replaces the data; false (nothing changed) if the block cannot be built.
     pub(crate) fn set_data(&mut self, data: Option<&[u8]>) -> bool {
-        match Payload::new(self.payload.name(), data) {
+        match self.payload.with_data(data) {
             Some(payload) => {
                 self.payload = payload;
                 true
@@ -204,17 +274,17 @@ impl Node {
             _ => 0,
         };
         Stat {
-            czxid: self.czxid,
-            mzxid: self.mzxid,
-            ctime: self.ctime,
-            mtime: self.mtime,
+            czxid: self.czxid(),
+            mzxid: self.mzxid(),
+            ctime: self.ctime(),
+            mtime: self.mtime(),
             version: self.version,
             cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: self.aversion,
             ephemeral_owner,
             data_length: self.data_len() as i32,
             num_children,
-            pzxid: self.pzxid,
+            pzxid: self.pzxid(),
         }
     }
 }
@@ -230,12 +300,42 @@ mod tests {
             "size_of::<Node>() = {size} bytes (Option<Node> = {})",
             std::mem::size_of::<Option<Node>>()
         );
-        assert!(size <= 88, "Node grew to {size} bytes");
+        assert!(size <= 80, "Node grew to {size} bytes");
         assert_eq!(
             std::mem::size_of::<Option<Node>>(),
             size,
             "the arena slot needs no tag"
         );
+    }
+
+    #[test]
+    fn stat_fields_of_any_size() {
+        for v in [
+            0,
+            1,
+            -1,
+            1_700_000_000_000,
+            (1 << 47) - 1,
+            -(1 << 47) + 1,
+            1 << 47,
+            -(1 << 47),
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut n = Node::new("x", Some(b"data"), 0, v, v.wrapping_neg()).unwrap();
+            assert_eq!((n.czxid(), n.mzxid(), n.pzxid()), (v, v, v), "{v}");
+            assert_eq!((n.ctime(), n.mtime()), (v.wrapping_neg(), v.wrapping_neg()));
+            assert!(n.set_modified(5, v));
+            assert!(n.set_data(Some(b"other")));
+            assert_eq!((n.mzxid(), n.mtime(), n.czxid()), (5, v, v), "{v}");
+            assert!(n.set_pzxid(i64::MIN));
+            let c = n.clone();
+            assert_eq!(
+                (c.pzxid(), c.czxid(), c.data()),
+                (i64::MIN, v, Some(&b"other"[..]))
+            );
+            assert_eq!(c.name(), "x");
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! blocks up to 512 bytes come from a headerless size-class pool (`pool.rs`) rather than
 //! malloc. Layout of the block:
 //!
-//! `[name len: varint][data len + 1: varint, 0 = null data][name][data]`
+//! `[name len: varint][code: varint][wide: 5 × i64 LE, if code bit 0][name][data]`
 //!
-//! (LEB128 varints: 2 header bytes for names and data under 128 bytes.)
+//! where `code >> 1` is 0 for null data, else data length + 1. LEB128 varints: 2 header bytes
+//! for names and data under 64 bytes. The optional wide section holds stat fields too large for
+//! the node's 48-bit inline fields (see `node.rs`); it is absent for every real-world value.
 //!
 //! Unsafe code: an owned block of exactly `header + name + data` bytes, written once at
 //! construction and only read afterwards, returned to where it came from (pool or system
@@ -22,6 +24,9 @@ use crate::pool::{self, MAX_POOLED};
 
 /// Two varints of at most 10 bytes.
 const MAX_HEADER: usize = 20;
+/// Stat fields the wide section can hold.
+pub(crate) const WIDE_FIELDS: usize = 5;
+const WIDE_BYTES: usize = 8 * WIDE_FIELDS;
 
 pub(crate) struct Payload {
     ptr: NonNull<u8>,
@@ -54,11 +59,24 @@ fn layout(size: usize) -> Option<Layout> {
 impl Payload {
     /// `None` only if the total size overflows `isize` (unreachable through the protocol).
     pub(crate) fn new(name: &[u8], data: Option<&[u8]>) -> Option<Payload> {
+        Payload::build(name, data, None)
+    }
+
+    fn build(
+        name: &[u8],
+        data: Option<&[u8]>,
+        wide: Option<[i64; WIDE_FIELDS]>,
+    ) -> Option<Payload> {
         let data_bytes = data.unwrap_or_default();
         let mut header = [0u8; MAX_HEADER];
         let at = put_varint(&mut header, 0, name.len() as u64);
         let data_code = data.map_or(0, |d| d.len() as u64 + 1);
-        let header_len = put_varint(&mut header, at, data_code);
+        let varints = put_varint(
+            &mut header,
+            at,
+            (data_code << 1) | u64::from(wide.is_some()),
+        );
+        let header_len = varints + if wide.is_some() { WIDE_BYTES } else { 0 };
         let size = header_len
             .checked_add(name.len())?
             .checked_add(data_bytes.len())?;
@@ -73,11 +91,17 @@ impl Payload {
                 None => handle_alloc_error(layout),
             }
         };
-        // SAFETY: the block holds at least `size` bytes; the three copies fill disjoint ranges
-        // of it exactly (header + name + data = size), from sources outside the fresh block.
+        // SAFETY: the block holds at least `size` bytes; the copies fill disjoint ranges of it
+        // exactly (varints + wide + name + data = size), from sources outside the fresh block.
         unsafe {
             let p = ptr.as_ptr();
-            p.copy_from_nonoverlapping(header.as_ptr(), header_len);
+            p.copy_from_nonoverlapping(header.as_ptr(), varints);
+            if let Some(wide) = wide {
+                for (i, v) in wide.iter().enumerate() {
+                    p.add(varints + 8 * i)
+                        .copy_from_nonoverlapping(v.to_le_bytes().as_ptr(), 8);
+                }
+            }
             p.add(header_len)
                 .copy_from_nonoverlapping(name.as_ptr(), name.len());
             p.add(header_len + name.len())
@@ -103,17 +127,86 @@ impl Payload {
         }
     }
 
-    /// (header length, name length, data length or `None` for null data).
+    /// (header length with the wide section, name length, data length or `None` for null
+    /// data).
     fn parts(&self) -> (usize, usize, Option<usize>) {
         let (name, at) = self.varint_at(0);
-        let (data, header) = self.varint_at(at);
-        let data = data.checked_sub(1).map(|len| len as usize);
-        (header, name as usize, data)
+        let (code, varints) = self.varint_at(at);
+        let data = (code >> 1).checked_sub(1).map(|len| len as usize);
+        let wide = if code & 1 != 0 { WIDE_BYTES } else { 0 };
+        (varints + wide, name as usize, data)
+    }
+
+    /// Where the wide section starts, if there is one.
+    fn wide_at(&self) -> Option<usize> {
+        let (_, at) = self.varint_at(0);
+        let (code, varints) = self.varint_at(at);
+        (code & 1 != 0).then_some(varints)
     }
 
     fn size(&self) -> usize {
         let (header, name, data) = self.parts();
         header + name + data.unwrap_or(0)
+    }
+
+    fn wide_values(&self) -> Option<[i64; WIDE_FIELDS]> {
+        self.wide_at()?;
+        let mut values = [0; WIDE_FIELDS];
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = self.wide(i);
+        }
+        Some(values)
+    }
+
+    /// Wide stat field `i` (0 if there is no wide section).
+    pub(crate) fn wide(&self, i: usize) -> i64 {
+        let Some(at) = self.wide_at().filter(|_| i < WIDE_FIELDS) else {
+            return 0;
+        };
+        let mut bytes = [0u8; 8];
+        // SAFETY: the wide section is WIDE_BYTES initialised bytes at `at`, and `i` is in it.
+        unsafe {
+            bytes
+                .as_mut_ptr()
+                .copy_from_nonoverlapping(self.ptr.as_ptr().add(at + 8 * i), 8);
+        }
+        i64::from_le_bytes(bytes)
+    }
+
+    /// Sets wide stat field `i`, adding the section first if there is none. False (nothing
+    /// changed) only if the block cannot grow.
+    pub(crate) fn set_wide(&mut self, i: usize, value: i64) -> bool {
+        if i >= WIDE_FIELDS {
+            return false;
+        }
+        let at = match self.wide_at() {
+            Some(at) => at,
+            None => {
+                let Some(grown) = Payload::build(self.name(), self.data(), Some([0; WIDE_FIELDS]))
+                else {
+                    return false;
+                };
+                *self = grown;
+                match self.wide_at() {
+                    Some(at) => at,
+                    None => return false,
+                }
+            }
+        };
+        // SAFETY: the wide section is WIDE_BYTES bytes at `at` in a block `self` owns
+        // exclusively (`&mut self`), and `i` is in it.
+        unsafe {
+            self.ptr
+                .as_ptr()
+                .add(at + 8 * i)
+                .copy_from_nonoverlapping(value.to_le_bytes().as_ptr(), 8);
+        }
+        true
+    }
+
+    /// The same name and wide section with other data.
+    pub(crate) fn with_data(&self, data: Option<&[u8]>) -> Option<Payload> {
+        Payload::build(self.name(), data, self.wide_values())
     }
 
     pub(crate) fn name(&self) -> &[u8] {
@@ -138,8 +231,7 @@ impl Payload {
 impl Clone for Payload {
     fn clone(&self) -> Payload {
         let (_, name, data) = self.parts();
-        let name_bytes = self.name();
-        let copy = Payload::new(name_bytes, self.data());
+        let copy = Payload::build(self.name(), self.data(), self.wide_values());
         debug_assert!(copy.is_some(), "{name} + {data:?} fitted once");
         // The sizes fitted when `self` was built, so they fit again.
         copy.unwrap_or_else(|| unreachable!())
@@ -190,6 +282,19 @@ mod tests {
         assert_eq!(std::mem::size_of::<Payload>(), 8);
         assert_eq!(std::mem::size_of::<Option<Payload>>(), 8);
         assert_eq!(q.size(), 2 + 3 + 5);
+    }
+
+    #[test]
+    fn wide_section_survives_data_changes() {
+        let mut p = Payload::new(b"n", Some(b"abc")).unwrap();
+        assert_eq!(p.wide(2), 0);
+        assert!(p.set_wide(2, i64::MIN));
+        assert!(p.set_wide(4, -7));
+        assert_eq!((p.name(), p.data()), (&b"n"[..], Some(&b"abc"[..])));
+        let q = p.with_data(None).unwrap().clone();
+        assert_eq!((q.wide(2), q.wide(4), q.wide(0)), (i64::MIN, -7, 0));
+        assert_eq!((q.name(), q.data()), (&b"n"[..], None));
+        assert!(!p.set_wide(5, 1));
     }
 
     #[test]

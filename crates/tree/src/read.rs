@@ -148,12 +148,12 @@ impl DataTree {
                 n.num_children == 0
                     && (n.cversion > 0
                         || (max_never_used_ms != 0
-                            && now_ms.saturating_sub(n.mtime) > max_never_used_ms))
+                            && now_ms.saturating_sub(n.mtime()) > max_never_used_ms))
             })
         });
         let ttls = self.ttls.iter().copied().filter(|&id| {
             self.store.get(id).is_some_and(|n| {
-                n.num_children == 0 && ttl_expired(self.store.owner(id), n.mtime, now_ms)
+                n.num_children == 0 && ttl_expired(self.store.owner(id), n.mtime(), now_ms)
             })
         });
         let mut paths: Vec<String> = containers

@@ -450,3 +450,25 @@ fn snapshot_while_another_thread_applies() {
     assert_eq!(out, expected);
     assert_eq!(tree.get_children("/", &ip()).unwrap().0.len(), 601);
 }
+
+/// Stat values past 48 bits (kept outside the node's inline fields) survive apply, snapshot
+/// and load.
+#[test]
+fn huge_zxids_and_times_round_trip() {
+    let mut h = H::new();
+    h.mk("/small", 0);
+    h.zxid = 1 << 50;
+    h.time = i64::MAX - 100;
+    h.mk("/big", 0);
+    h.mk("/big/child", 0);
+    h.set("/small", b"x", -1).unwrap();
+    h.time = -(1 << 47) - 5;
+    h.set("/big", b"y", -1).unwrap();
+    let stat = h.stat("/big");
+    assert_eq!(stat.czxid, (1 << 50) + 1);
+    assert_eq!(stat.mtime, -(1 << 47) - 4);
+    assert_eq!(stat.ctime, i64::MAX - 99);
+    assert_eq!(stat.pzxid, (1 << 50) + 2);
+    let loaded = load(&snapshot(&h.tree));
+    assert_same_reads(&h.tree, &loaded);
+}

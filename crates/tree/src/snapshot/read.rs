@@ -386,14 +386,16 @@ fn read_nodes<R: Read>(
             out.owners.insert(index, owner);
             out.owner_list.push((index, owner));
         }
-        out.slots.push(Some(Node::loaded(
+        let node = Node::loaded(
             payload,
             parent,
             acl as u32,
             [czxid, mzxid, pzxid],
             [ctime, mtime],
             versions,
-        )));
+        )
+        .ok_or(bad("stat fields do not fit"))?;
+        out.slots.push(Some(node));
     }
     Ok(out)
 }

@@ -219,11 +219,12 @@ impl DataTree {
         if let Some(data) = data {
             put_bytes(out, data);
         }
-        put_zz(out, node.czxid);
-        put_zz(out, node.mzxid.wrapping_sub(node.czxid));
-        put_zz(out, node.pzxid.wrapping_sub(node.czxid));
-        put_zz(out, node.ctime);
-        put_zz(out, node.mtime.wrapping_sub(node.ctime));
+        let (czxid, ctime) = (node.czxid(), node.ctime());
+        put_zz(out, czxid);
+        put_zz(out, node.mzxid().wrapping_sub(czxid));
+        put_zz(out, node.pzxid().wrapping_sub(czxid));
+        put_zz(out, ctime);
+        put_zz(out, node.mtime().wrapping_sub(ctime));
         put_zz(out, i64::from(node.version));
         put_zz(out, i64::from(node.cversion));
         put_zz(out, i64::from(node.aversion));

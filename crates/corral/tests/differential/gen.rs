@@ -92,6 +92,9 @@ pub struct Gen {
     pub rng: StdRng,
     root: String,
     short_sessions: Vec<usize>,
+    /// While a multi is generated: a few paths its ops mostly share, so that ops of one multi
+    /// build on each other (create a node, then its child, then change or delete it).
+    focus: Vec<String>,
 }
 
 fn data(bytes: &[u8]) -> Option<Bytes> {
@@ -104,11 +107,43 @@ impl Gen {
             rng: StdRng::seed_from_u64(seed),
             root,
             short_sessions: Vec::new(),
+            focus: Vec::new(),
         }
     }
 
     /// How the sequence is shaped: (number of sessions, index of the short-timeout session,
     /// number of steps).
+    /// The first steps after the root exists: some sessions log in, and now and then one
+    /// watches the whole subtree (which then sees every change, in order).
+    pub fn opening(&mut self, sessions: usize) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let watcher = self
+            .rng
+            .gen_bool(0.5)
+            .then(|| self.rng.gen_range(0..sessions));
+        for s in 0..sessions {
+            // The subtree's watcher stays anonymous, so that it meets nodes it may not read.
+            if Some(s) != watcher && self.rng.gen_bool(0.4) {
+                let user = self.pick(&USERS);
+                ops.push(Op::AddAuth {
+                    s,
+                    scheme: "digest".into(),
+                    auth: user.as_bytes().to_vec(),
+                });
+            }
+        }
+        if let Some(s) = watcher {
+            ops.push(Op::Request {
+                s,
+                request: Request::AddWatch(AddWatchRequest {
+                    path: self.root.clone(),
+                    mode: add_watch_mode::PERSISTENT_RECURSIVE,
+                }),
+            });
+        }
+        ops
+    }
+
     pub fn shape(&mut self) -> (usize, Option<usize>, usize) {
         let sessions = self.rng.gen_range(2..=4);
         let short = self
@@ -146,10 +181,14 @@ impl Gen {
     }
 
     fn any_path(&mut self, model: &Model) -> String {
+        if !self.focus.is_empty() && self.rng.gen_bool(0.7) {
+            let focus = self.focus.clone();
+            return self.pick(&focus);
+        }
         match self.rng.gen_range(0..100) {
             0..=3 => self.bad_path(model),
-            4..=48 => self.existing(model),
-            49..=83 => self.child_of_existing(model),
+            4..=63 => self.existing(model),
+            64..=83 => self.child_of_existing(model),
             _ => {
                 let rel = self.pick(&RELATIVE_PATHS);
                 format!("{}{rel}", self.root)
@@ -192,6 +231,15 @@ impl Gen {
     }
 
     fn create_path_any(&mut self, model: &Model, sequential: bool) -> String {
+        if !self.focus.is_empty() && self.rng.gen_bool(0.7) {
+            let focus = self.focus.clone();
+            let base = self.pick(&focus);
+            return if sequential {
+                format!("{base}/s-")
+            } else {
+                base
+            };
+        }
         if sequential && self.rng.gen_bool(0.7) {
             let parent = self.existing(model);
             let suffix = self.pick(&["/s-", "/", "/q"]);
@@ -426,14 +474,14 @@ impl Gen {
 
     fn create(&mut self, model: &Model) -> Request {
         let kind = self.rng.gen_range(0..10);
-        let flags = match self.rng.gen_range(0..24) {
-            0..=9 => 0,
-            10..=12 => 1,
-            13..=16 => 2,
-            17..=18 => 3,
-            19 => 4,
-            20 => 5,
-            21 => 6,
+        let flags = match self.rng.gen_range(0..40) {
+            0..=17 => 0,
+            18..=22 => 1,
+            23..=29 => 2,
+            30..=33 => 3,
+            34..=35 => 4,
+            36 => 5,
+            37 => 6,
             _ => self.pick(&[7, -1, 100]),
         };
         let (flags, ttl) = match kind {
@@ -463,12 +511,12 @@ impl Gen {
 
     /// Flags and ttl of a createTTL, never the combination `versions` rules out.
     fn ttl_args(&mut self, flags: i32) -> (i32, i64) {
-        let flags = if self.rng.gen_bool(0.7) {
+        let flags = if self.rng.gen_bool(0.85) {
             self.pick(&[5, 6])
         } else {
             flags
         };
-        let ttl = match self.rng.gen_range(0..8) {
+        let ttl = match self.rng.gen_range(0..16) {
             0 => 0,
             1 => -5,
             2 => TTL_MS_MAX,
@@ -483,6 +531,16 @@ impl Gen {
     }
 
     fn multi(&mut self, model: &Model) -> Vec<MultiOp> {
+        let near = self.child_of_existing(model);
+        let name = self.pick(&["a", "b"]);
+        let existing = self.existing(model);
+        self.focus = vec![format!("{near}/{name}"), near, existing];
+        let ops = self.multi_ops(model);
+        self.focus.clear();
+        ops
+    }
+
+    fn multi_ops(&mut self, model: &Model) -> Vec<MultiOp> {
         let count = self.rng.gen_range(0..=5);
         let mut ops = Vec::with_capacity(count);
         while ops.len() < count {

@@ -139,7 +139,6 @@ fn version_difference_table_is_complete() {
         versions::MULTI_CREATE_TYPES,
         versions::CREATE_TTL_NON_TTL_MODE,
         versions::WATCH_MODES,
-        versions::EVENT_ACL_FILTER,
     ] {
         assert_eq!(keys.iter().filter(|k| **k == key).count(), 1, "{key}");
     }

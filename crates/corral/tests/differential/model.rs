@@ -127,15 +127,6 @@ impl SessionModel {
     }
 }
 
-/// One watch trigger of a write, with the ACL ZooKeeper 3.9 checks READ against before it
-/// delivers the event (`versions::EVENT_ACL_FILTER`).
-#[derive(Debug, Clone)]
-pub struct Trigger {
-    pub event_type: i32,
-    pub path: String,
-    pub acl: Vec<Acl>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Model {
     pub root: String,
@@ -147,14 +138,6 @@ pub struct Model {
 
 pub fn open_acl() -> Vec<Acl> {
     vec![Acl::new(perms::ALL, "world", "anyone")]
-}
-
-pub fn parent_of(path: &str) -> Option<&str> {
-    let cut = path.rfind('/')?;
-    if path.len() <= 1 {
-        return None;
-    }
-    Some(if cut == 0 { "/" } else { &path[..cut] })
 }
 
 impl Model {
@@ -260,27 +243,8 @@ impl Model {
     }
 
     /// A successful create by `s` of `path` (the path the server answered).
-    pub fn created(
-        &mut self,
-        s: usize,
-        path: &str,
-        requested_acl: &[Acl],
-        ephemeral: bool,
-        triggers: &mut Vec<Trigger>,
-    ) {
+    pub fn created(&mut self, s: usize, path: &str, requested_acl: &[Acl], ephemeral: bool) {
         let (acl, acl_unordered) = self.fixup(s, requested_acl);
-        triggers.push(Trigger {
-            event_type: event_type::NODE_CREATED,
-            path: path.to_owned(),
-            acl: acl.clone(),
-        });
-        if let Some(parent) = parent_of(path) {
-            triggers.push(Trigger {
-                event_type: event_type::NODE_CHILDREN_CHANGED,
-                path: parent.to_owned(),
-                acl: self.acl_of(parent),
-            });
-        }
         self.nodes.insert(
             path.to_owned(),
             Node {
@@ -291,29 +255,8 @@ impl Model {
         );
     }
 
-    pub fn deleted(&mut self, path: &str, triggers: &mut Vec<Trigger>) {
-        let acl = self.acl_of(path);
+    pub fn deleted(&mut self, path: &str) {
         self.nodes.remove(path);
-        triggers.push(Trigger {
-            event_type: event_type::NODE_DELETED,
-            path: path.to_owned(),
-            acl,
-        });
-        if let Some(parent) = parent_of(path) {
-            triggers.push(Trigger {
-                event_type: event_type::NODE_CHILDREN_CHANGED,
-                path: parent.to_owned(),
-                acl: self.acl_of(parent),
-            });
-        }
-    }
-
-    pub fn data_set(&mut self, path: &str, triggers: &mut Vec<Trigger>) {
-        triggers.push(Trigger {
-            event_type: event_type::NODE_DATA_CHANGED,
-            path: path.to_owned(),
-            acl: self.acl_of(path),
-        });
     }
 
     pub fn acl_set(&mut self, s: usize, path: &str, requested_acl: &[Acl]) {
@@ -324,25 +267,9 @@ impl Model {
         }
     }
 
-    /// The ACL of a node; nodes outside the sequence's subtree (the root's parent) are open.
-    pub fn acl_of(&self, path: &str) -> Vec<Acl> {
-        self.nodes
-            .get(path)
-            .map_or_else(open_acl, |node| node.acl.clone())
-    }
-
-    /// The session ended (close or expiry): its ephemerals go, deepest first is irrelevant
-    /// because ephemerals have no children.
-    pub fn session_ended(&mut self, s: usize, triggers: &mut Vec<Trigger>) {
-        let owned: Vec<String> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.owner == Some(s))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for path in owned {
-            self.deleted(&path, triggers);
-        }
+    /// The session ended (close or expiry): its ephemerals go.
+    pub fn session_ended(&mut self, s: usize) {
+        self.nodes.retain(|_, n| n.owner != Some(s));
         let session = &mut self.sessions[s];
         session.state = SessionState::Gone;
         session.client_watches = ClientWatches::default();

@@ -23,7 +23,7 @@ use corral_proto::{ErrorCode, OpCode};
 
 use crate::compare::{self, NMulti, NReply, NWire, Sessions};
 use crate::gen::{Gen, Op};
-use crate::model::{open_acl, Model, SessionModel, SessionState, Trigger, WatchStyle};
+use crate::model::{open_acl, Model, SessionModel, SessionState, WatchStyle};
 use crate::pair::{self, Outcome, Pair};
 use crate::servers::{self, Targets};
 use crate::versions;
@@ -32,7 +32,7 @@ use crate::versions;
 pub const SESSION_TIMEOUT_MS: i32 = 30_000;
 /// Session timeout of the session a sequence may expire. Every step pings it, so it only
 /// expires when the test stops doing so.
-pub const SHORT_TIMEOUT_MS: i32 = 1_500;
+pub const SHORT_TIMEOUT_MS: i32 = 3_000;
 /// Bound on waiting for both servers to expire a session.
 pub const EXPIRY_WAIT: Duration = Duration::from_secs(20);
 
@@ -132,6 +132,9 @@ impl<'t> Sequence<'t> {
             }),
         })
         .await?;
+        for op in self.gen.opening(sessions) {
+            self.step(op).await?;
+        }
         for _ in 0..steps {
             let Some(op) = self.gen.next(&self.model) else {
                 break;
@@ -228,25 +231,22 @@ impl<'t> Sequence<'t> {
         if self.trace && !matches!(op, Op::Request { .. }) {
             println!("[{}] {op:?}", self.seed);
         }
-        let mut triggers = Vec::new();
         match op {
             Op::Request { s, request } => {
                 let (zk, corral) = self.pair(s).request(request.clone()).await;
                 self.stats.requests += 1;
                 self.compare_reply(s, &request, &zk, &corral, "reply")?;
-                self.apply(s, &request, &zk, &mut triggers);
-                self.settle(&triggers, Events::Ordered { replayed: false })
-                    .await
+                self.apply(s, &request, &zk);
+                self.settle(Events::Ordered { replayed: false }).await
             }
             Op::Pipelined { s, requests } => {
                 let outcomes = self.pair(s).pipelined(requests.clone()).await;
                 self.stats.requests += requests.len();
                 for (i, (request, (zk, corral))) in requests.iter().zip(&outcomes).enumerate() {
                     self.compare_reply(s, request, zk, corral, &format!("reply #{i}"))?;
-                    self.apply(s, request, zk, &mut triggers);
+                    self.apply(s, request, zk);
                 }
-                self.settle(&triggers, Events::Ordered { replayed: false })
-                    .await
+                self.settle(Events::Ordered { replayed: false }).await
             }
             Op::AddAuth { s, scheme, auth } => {
                 let (zk, corral) = self.pair(s).auth(&scheme, &auth).await;
@@ -259,8 +259,7 @@ impl<'t> Sequence<'t> {
                     let super_digest = servers::super_digest();
                     self.model.note_auth(s, &scheme, &auth, &super_digest);
                 }
-                self.settle(&triggers, Events::Ordered { replayed: false })
-                    .await
+                self.settle(Events::Ordered { replayed: false }).await
             }
             Op::Close { s } => {
                 let pair = self.pair(s);
@@ -270,15 +269,14 @@ impl<'t> Sequence<'t> {
                 if nz != nc {
                     return Err(self.fail("closeSession reply", &zk, &corral));
                 }
-                self.model.session_ended(s, &mut triggers);
-                self.settle(&triggers, Events::CloseOrder).await
+                self.model.session_ended(s);
+                self.settle(Events::CloseOrder).await
             }
             Op::Disconnect { s } => {
                 let pair = self.pair(s);
                 // Nothing the servers say is compared here: the session just loses its
                 // connection. What was received before is compared first.
-                self.settle(&triggers, Events::Ordered { replayed: false })
-                    .await?;
+                self.settle(Events::Ordered { replayed: false }).await?;
                 pair.disconnect();
                 self.detach(s);
                 Ok(())
@@ -369,7 +367,7 @@ impl<'t> Sequence<'t> {
     }
 
     /// Updates the model from a request and the Apache side's outcome.
-    fn apply(&mut self, s: usize, request: &Request, zk: &Outcome, triggers: &mut Vec<Trigger>) {
+    fn apply(&mut self, s: usize, request: &Request, zk: &Outcome) {
         let Ok(reply) = zk else {
             return;
         };
@@ -379,21 +377,20 @@ impl<'t> Sequence<'t> {
         match request {
             Request::Create(r) | Request::Create2(r) => {
                 if let Some(path) = created_path(ok) {
-                    m.created(s, &path, &r.acl, matches!(r.flags, 1 | 3), triggers);
+                    m.created(s, &path, &r.acl, matches!(r.flags, 1 | 3));
                 }
             }
             Request::CreateContainer(r) => {
                 if let Some(path) = created_path(ok) {
-                    m.created(s, &path, &r.acl, false, triggers);
+                    m.created(s, &path, &r.acl, false);
                 }
             }
             Request::CreateTtl(r) => {
                 if let Some(path) = created_path(ok) {
-                    m.created(s, &path, &r.acl, false, triggers);
+                    m.created(s, &path, &r.acl, false);
                 }
             }
-            Request::Delete(r) if ok.is_some() => m.deleted(&r.path, triggers),
-            Request::SetData(r) if ok.is_some() => m.data_set(&r.path, triggers),
+            Request::Delete(r) if ok.is_some() => m.deleted(&r.path),
             Request::SetAcl(r) if ok.is_some() => m.acl_set(s, &r.path, &r.acl),
             Request::Multi(ops) => {
                 let Some(Response::Multi(results)) = ok else {
@@ -410,22 +407,15 @@ impl<'t> Sequence<'t> {
                         ) => {
                             let ephemeral =
                                 *op != OpCode::CreateContainer && matches!(request.flags, 1 | 3);
-                            m.created(s, path, &request.acl, ephemeral, triggers);
+                            m.created(s, path, &request.acl, ephemeral);
                         }
                         (
                             MultiOp::CreateTtl(request),
                             MultiResult::Create { path } | MultiResult::Create2 { path, .. },
                         ) => {
-                            m.created(
-                                s,
-                                path,
-                                &request.acl,
-                                matches!(request.flags, 1 | 3),
-                                triggers,
-                            );
+                            m.created(s, path, &request.acl, matches!(request.flags, 1 | 3));
                         }
-                        (MultiOp::Delete(r), _) => m.deleted(&r.path, triggers),
-                        (MultiOp::SetData(r), _) => m.data_set(&r.path, triggers),
+                        (MultiOp::Delete(r), _) => m.deleted(&r.path),
                         _ => {}
                     }
                 }
@@ -489,7 +479,7 @@ impl<'t> Sequence<'t> {
     }
 
     /// Pings every connected session on both servers, then compares what each received.
-    async fn settle(&mut self, triggers: &[Trigger], events: Events) -> Result<(), String> {
+    async fn settle(&mut self, events: Events) -> Result<(), String> {
         let connected: Vec<usize> = (0..self.conns.len())
             .filter(|s| self.conns[*s].pair.is_some())
             .collect();
@@ -508,7 +498,7 @@ impl<'t> Sequence<'t> {
         for (s, barrier) in connected.iter().zip(barriers) {
             let pair = self.pair(*s);
             let (zk_log, corral_log) = pair.take_wire();
-            self.compare_wire(*s, zk_log, corral_log, triggers, events)?;
+            self.compare_wire(*s, zk_log, corral_log, events)?;
             if let Some((zk, corral)) = barrier {
                 let (nz, nc) = self.normal_pair(&zk, &corral);
                 if nz != nc {
@@ -531,36 +521,9 @@ impl<'t> Sequence<'t> {
         s: usize,
         zk_log: Vec<corral_client::WireEvent>,
         corral_log: Vec<corral_client::WireEvent>,
-        triggers: &[Trigger],
         events: Events,
     ) -> Result<(), String> {
-        let zk = compare::wire(zk_log);
-        let corral = compare::wire(corral_log);
-        // EVENT_ACL_FILTER: drop what 3.9 would not deliver.
-        let ids = self.model.sessions[s].all_ids();
-        let mut used = vec![false; triggers.len()];
-        let mut zk_kept = Vec::with_capacity(zk.len());
-        for (entry, zxid) in zk {
-            if let NWire::Event { event_type, path } = &entry {
-                let found = triggers
-                    .iter()
-                    .enumerate()
-                    .find(|(i, t)| !used[*i] && t.event_type == *event_type && &t.path == path);
-                if let Some((i, trigger)) = found {
-                    used[i] = true;
-                    if !versions::event_delivered_by_39(&trigger.acl, &ids) {
-                        if self.trace {
-                            println!("[{}]     session #{s}: 3.9 filters {entry:?}", self.seed);
-                        }
-                        self.stats.note(versions::EVENT_ACL_FILTER);
-                        continue;
-                    }
-                }
-            }
-            zk_kept.push((entry, zxid));
-        }
-        let (zk, mut corral) = (zk_kept, corral);
-        let mut zk = zk;
+        let (mut zk, mut corral) = (compare::wire(zk_log), compare::wire(corral_log));
         let replayed = match events {
             Events::Ordered { replayed } => replayed,
             Events::CloseOrder | Events::Expiry { .. } => {
@@ -665,8 +628,7 @@ impl<'t> Sequence<'t> {
         }
         let (Ok(zk), Ok(corral)) = (zk, corral) else {
             // Both refused: the session is gone on both.
-            let mut triggers = Vec::new();
-            self.model.session_ended(s, &mut triggers);
+            self.model.session_ended(s);
             return Ok(());
         };
         let check = |c: &corral_client::Client, id: i64, password: &Bytes| {
@@ -732,7 +694,7 @@ impl<'t> Sequence<'t> {
                 ));
             }
         }
-        self.settle(&[], Events::Ordered { replayed: true }).await
+        self.settle(Events::Ordered { replayed: true }).await
     }
 
     async fn expire(&mut self, s: usize) -> Result<(), String> {
@@ -759,10 +721,8 @@ impl<'t> Sequence<'t> {
                 &corral_closed,
             ));
         }
-        let mut triggers = Vec::new();
-        self.model.session_ended(s, &mut triggers);
-        self.settle(&triggers, Events::Expiry { expired: s })
-            .await?;
+        self.model.session_ended(s);
+        self.settle(Events::Expiry { expired: s }).await?;
         // The expired session cannot be resumed: both answer an invalid-session response.
         let conn = &self.conns[s];
         let attach = |id: i64, password: Bytes| ConnectOptions {

@@ -702,6 +702,49 @@ fn set_watches_replay_is_not_acl_filtered() {
     });
 }
 
+/// ZOOKEEPER-4799 (CVE-2024-23944, in 3.9.2 and in Debian's 3.8.0-11+deb12u2): an event goes
+/// only to a connection that may READ the node (the parent for NodeChildrenChanged), whether
+/// a standard or a persistent watch fired it.
+#[test]
+fn events_need_read_permission() {
+    let Some(targets) = servers::shared("events_need_read_permission") else {
+        return;
+    };
+    runtime().block_on(async {
+        let duo = Duo::new(targets, 2).await;
+        let (zk, corral) = duo.pairs[1].auth("digest", USERS[1].as_bytes()).await;
+        duo.assert_same("addauth", &Request::WhoAmI, &zk, &corral);
+        let bob = vec![Acl::new(perms::ALL, "digest", &digest_id(USERS[1]))];
+        let root = "/t-event-acl";
+        duo.mkdir(root).await;
+        let node = format!("{root}/n");
+        duo.mkdir(&node).await;
+        duo.same(0, "data watch", get_data(&node, true)).await;
+        duo.same(0, "child watch", get_children(&node, true)).await;
+        duo.same(
+            0,
+            "subtree watch",
+            add_watch(root, add_watch_mode::PERSISTENT_RECURSIVE),
+        )
+        .await;
+        for (s, request) in [
+            (1, set_acl(&node, bob.clone(), -1)),
+            (1, set_data(&node, b"secret", -1)),
+            (1, create(&format!("{node}/open"), b"", open_acl(), 0)),
+            (1, create(&format!("{node}/closed"), b"", bob.clone(), 0)),
+            (1, create(&format!("{root}/closed"), b"", bob.clone(), 0)),
+            (1, set_data(&format!("{root}/closed"), b"x", -1)),
+            (1, delete(&format!("{root}/closed"), -1)),
+            (1, set_acl(&node, open_acl(), -1)),
+            (1, delete(&format!("{node}/closed"), -1)),
+        ] {
+            duo.same(s, "change", request).await;
+            duo.same_frames(0, "watcher after a change", false).await;
+        }
+        duo.close().await;
+    });
+}
+
 /// Opens a session over a raw socket, sends one request frame and returns the reply body
 /// after its header, bytes as received.
 async fn raw_reply(addr: &str, request: &Request) -> Bytes {

@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub container_max_per_minute: u32,
     pub container_max_never_used_interval_ms: i64,
     pub global_outstanding_limit: usize,
+    /// Bytes one connection may have queued for sending before it is dropped
+    /// (`corral.connection.outboundQueuedBytesMax`; ZooKeeper has no such limit).
+    pub outbound_queued_bytes_max: usize,
     pub snap_count: u64,
     pub force_sync: bool,
     pub pre_alloc_bytes: u64,
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
             container_max_per_minute: 10_000,
             container_max_never_used_interval_ms: 0,
             global_outstanding_limit: 1000,
+            outbound_queued_bytes_max: crate::connection::handle::OUTBOUND_QUEUED_BYTES_MAX,
             snap_count: 100_000,
             force_sync: true,
             pre_alloc_bytes: 64 * 1024 * 1024,
@@ -285,6 +289,11 @@ impl ServerConfig {
             }
             "DigestAuthenticationProvider.enabled" => self.digest_auth_enabled = parse_bool(value),
             "skipACL" => self.skip_acl = parse_bool(value),
+            "corral.connection.outboundQueuedBytesMax" => {
+                // At least one largest frame must fit, or no big reply could ever be sent.
+                self.outbound_queued_bytes_max =
+                    parse_num::<usize>(key, value)?.max(JUTE_MAX_BUFFER_BYTES_DEFAULT + 1024)
+            }
             _ => return Ok(false),
         }
         Ok(true)

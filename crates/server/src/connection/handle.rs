@@ -17,9 +17,9 @@ use tokio::sync::{mpsc, Notify};
 use crate::stats::ServerStats;
 use std::sync::Arc;
 
-/// Bytes a connection may have queued for sending before it is considered stuck and closed.
-/// A client that stops reading while watches fire must not grow the server's memory without
-/// bound.
+/// Bytes a connection may have queued for sending before it is considered stuck and dropped
+/// (default of `corral.connection.outboundQueuedBytesMax`). A client that stops reading while
+/// watches fire must not grow the server's memory without bound.
 pub const OUTBOUND_QUEUED_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 pub type ConnectionId = u64;
@@ -82,6 +82,11 @@ pub struct ConnectionHandle {
     pub established: Instant,
     outbound: mpsc::UnboundedSender<Outbound>,
     queued_bytes: AtomicUsize,
+    queued_bytes_max: AtomicUsize,
+    /// Set when the connection is dropped without flushing (its client stopped reading); the
+    /// reader and the writer stop at once instead of waiting for the socket.
+    aborted: AtomicBool,
+    abort_signal: Notify,
     /// Writes submitted to the log and not yet answered by the state machine.
     outstanding_writes: AtomicUsize,
     writes_done: Notify,
@@ -114,6 +119,9 @@ impl ConnectionHandle {
             established: Instant::now(),
             outbound,
             queued_bytes: AtomicUsize::new(0),
+            queued_bytes_max: AtomicUsize::new(OUTBOUND_QUEUED_BYTES_MAX),
+            aborted: AtomicBool::new(false),
+            abort_signal: Notify::new(),
             outstanding_writes: AtomicUsize::new(0),
             writes_done: Notify::new(),
             identities: RwLock::new(vec![ip_id]),
@@ -157,20 +165,26 @@ impl ConnectionHandle {
         self.queued_bytes.load(Ordering::Relaxed)
     }
 
+    /// Sets the outbound limit (`corral.connection.outboundQueuedBytesMax`).
+    pub fn set_queued_bytes_max(&self, bytes: usize) {
+        self.queued_bytes_max.store(bytes, Ordering::Relaxed);
+    }
+
     /// Queues one complete frame (length prefix included).
     pub fn send_frame(&self, frame: Bytes) {
         if self.is_closed() {
             return;
         }
         let queued = self.queued_bytes.fetch_add(frame.len(), Ordering::AcqRel) + frame.len();
-        if queued > OUTBOUND_QUEUED_BYTES_MAX {
+        if queued > self.queued_bytes_max.load(Ordering::Relaxed) {
             tracing::warn!(
                 connection = self.id,
                 peer = %self.peer,
                 queued,
                 "closing a connection that does not read its replies"
             );
-            self.close();
+            // Not `close()`: that would queue the close behind frames the client never reads.
+            self.abort();
             return;
         }
         self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
@@ -193,6 +207,29 @@ impl ConnectionHandle {
             let _ = self.outbound.send(Outbound::Close);
             // Wake a reader that waits on writes that will now never be answered.
             self.writes_done.notify_waiters();
+        }
+    }
+
+    /// Drops the connection without flushing what is queued: the reader and the writer stop
+    /// as soon as they see it (see [`ConnectionHandle::aborted`]).
+    pub fn abort(&self) {
+        self.closed.store(true, Ordering::Release);
+        if !self.aborted.swap(true, Ordering::AcqRel) {
+            self.abort_signal.notify_waiters();
+            self.writes_done.notify_waiters();
+        }
+    }
+
+    /// Resolves once [`ConnectionHandle::abort`] was called.
+    pub async fn aborted(&self) {
+        loop {
+            let notified = self.abort_signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.aborted.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
         }
     }
 

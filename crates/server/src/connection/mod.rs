@@ -112,15 +112,31 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
         buffer: BytesMut::with_capacity(16 * 1024),
         max_frame_bytes: ctx.core.config.jute_max_buffer_bytes,
     };
-    let outcome = run(&mut inbox, &handle, &ctx).await;
+    handle.set_queued_bytes_max(ctx.core.config.outbound_queued_bytes_max);
+    // An aborted connection (its client stopped reading) ends now, whatever the reader waits for.
+    let outcome = tokio::select! {
+        outcome = run(&mut inbox, &handle, &ctx) => outcome,
+        () = handle.aborted() => Err(Closed::Server("outbound queue over its limit")),
+    };
     if let Err(Closed::Server(reason)) = &outcome {
         tracing::debug!(connection = id, %peer, reason, "closing connection");
     }
     ctx.core.watches.lock().remove_connection(id);
     ctx.core.connections.unregister(id);
     handle.close();
-    let _ = writer.await;
+    // A client that does not read cannot hold the task forever by blocking the final flush.
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, &mut writer)
+        .await
+        .is_err()
+    {
+        handle.abort();
+        let _ = writer.await;
+    }
 }
+
+/// How long a closing connection may take to flush what it has queued.
+const CLOSE_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn run(
     inbox: &mut Inbox,

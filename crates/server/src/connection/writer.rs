@@ -1,5 +1,6 @@
 //! The writer half of a connection: drains the outbound queue onto the socket, batching
-//! whatever is queued into one write, and closes the socket after `Outbound::Close`.
+//! whatever is queued into one write, and closes the socket after `Outbound::Close` — or at
+//! once, dropping what is queued, when the connection is aborted.
 
 use std::sync::Arc;
 
@@ -21,7 +22,11 @@ pub async fn run(
     let mut batch = BytesMut::with_capacity(16 * 1024);
     let mut closing = false;
     while !closing {
-        let Some(first) = queue.recv().await else {
+        let next = tokio::select! {
+            next = queue.recv() => next,
+            () = handle.aborted() => break,
+        };
+        let Some(first) = next else {
             break;
         };
         let mut next = Some(first);
@@ -42,7 +47,12 @@ pub async fn run(
             continue;
         }
         let written = batch.len();
-        if socket.write_all(&batch).await.is_err() {
+        // A client that stops reading blocks this write; an abort must still end it.
+        let result = tokio::select! {
+            result = socket.write_all(&batch) => result,
+            () = handle.aborted() => break,
+        };
+        if result.is_err() {
             handle.close();
             break;
         }

@@ -31,6 +31,7 @@ mod apply;
 mod auth;
 mod create;
 mod digest;
+mod hash;
 mod multi;
 mod mutate;
 mod node;

@@ -4,12 +4,13 @@
 //!
 //! - Nodes store their name, not their path (ZooKeeper keeps every full path as a map key *and*
 //!   every name in its parent's child set). The index is a hash table of node ids keyed by a
-//!   keyed hash of the full path, so a lookup is one probe, like a map of paths; the 31-bit
-//!   hash is kept in the node (`Node::tag`) for rehashing, and a candidate is confirmed by
-//!   comparing the path's segments with the names up its parent chain, whose upper levels are
-//!   few and hot in cache. (Probing segment by segment costs a cache miss per level: measured
-//!   1.5–2.7× slower on a deep million-node tree.) The hash seed is random per process: it only
-//!   decides where ids sit in the table, never an order anything is reported in.
+//!   keyed hash of the full path (`hash.rs`), so a lookup is one probe, like a map of paths;
+//!   the 31-bit hash is kept in the node (`Node::tag`) for rehashing, and a candidate is
+//!   confirmed by comparing the path's segments with the names up its parent chain, whose
+//!   upper levels are few and hot in cache. (Probing segment by segment costs a cache miss per
+//!   level: measured 1.5–2.7× slower on a deep million-node tree.) The keys are random per
+//!   store: they only decide where ids sit in the table, never an order anything is reported
+//!   in.
 //! - `ephemeralOwner` is zero for almost every node, so it lives in a side table keyed by id,
 //!   flagged in the node ([`HAS_OWNER`]), instead of costing 8 bytes in every node.
 //! - Freed slots are reused last-freed-first. While a copy-on-write snapshot runs the free list
@@ -18,11 +19,11 @@
 //! - `ids()` walks the slots in id order: the order snapshots are written in.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
+use crate::hash::PathKeys;
 use crate::node::{Node, NodeId, HAS_OWNER, NIL, PATH_HASH};
 
 /// The root is always slot 0.
@@ -46,27 +47,14 @@ pub(crate) struct Store {
     parked: Vec<NodeId>,
     frozen: bool,
     index: HashTable<NodeId>,
-    hasher: std::collections::hash_map::RandomState,
+    keys: PathKeys,
     owners: HashMap<NodeId, i64>,
     len: usize,
 }
 
-/// One link of the path hash chain: the hash of `parent/name` from the hash of `parent` (the
-/// root's is 0). Chained per segment so that loading can extend a parent's hash by one name,
-/// each hasher used once exactly as a lookup uses it (std's SipHash is not guaranteed to give
-/// the same result for a byte string written in pieces).
-fn segment_hash(hasher: &impl BuildHasher, parent: u64, name: &[u8]) -> u64 {
-    let mut h = hasher.build_hasher();
-    h.write_u64(parent);
-    h.write(name);
-    h.finish()
-}
-
 /// The 31 bits of a full path's hash that nodes keep (`path` starts with '/' and is not "/").
-fn path_hash(hasher: &impl BuildHasher, path: &[u8]) -> u32 {
-    let segments = path.get(1..).unwrap_or_default().split(|&b| b == b'/');
-    let chain = segments.fold(0, |parent, name| segment_hash(hasher, parent, name));
-    (chain as u32) & PATH_HASH
+fn path_hash(keys: PathKeys, path: &[u8]) -> u32 {
+    (keys.hash(path) as u32) & PATH_HASH
 }
 
 /// Spreads a kept 31-bit hash over the 64 bits the table uses (bucket bits low, tag bits high).
@@ -90,7 +78,7 @@ impl Store {
             parked: Vec::new(),
             frozen: false,
             index: HashTable::with_capacity(capacity),
-            hasher: std::collections::hash_map::RandomState::new(),
+            keys: PathKeys::random(),
             owners: HashMap::new(),
             len: 0,
         }
@@ -110,7 +98,7 @@ impl Store {
     /// confirming a candidate needs no walk up the parent chain.
     pub(crate) fn child(&self, parent: NodeId, path: &str) -> Option<NodeId> {
         let name = &path.as_bytes()[path.rfind('/').map_or(0, |slash| slash + 1)..];
-        let hash = path_hash(&self.hasher, path.as_bytes());
+        let hash = path_hash(self.keys, path.as_bytes());
         let slots = &self.slots;
         self.index
             .find(table_hash(hash), |&id| {
@@ -131,7 +119,7 @@ impl Store {
         if !path.starts_with('/') {
             return None;
         }
-        let hash = path_hash(&self.hasher, path.as_bytes());
+        let hash = path_hash(self.keys, path.as_bytes());
         self.index
             .find(table_hash(hash), |&id| {
                 self.get(id)
@@ -221,7 +209,7 @@ impl Store {
         node.prev_sibling = NIL;
         node.first_child = NIL;
         node.num_children = 0;
-        node.tag = path_hash(&self.hasher, path.as_bytes());
+        node.tag = path_hash(self.keys, path.as_bytes());
         if owner != 0 {
             node.tag |= HAS_OWNER;
         }
@@ -378,11 +366,11 @@ impl Store {
             }
         }
         // Walk down from the root: every node must be reached (a node outside is on a cycle),
-        // each is hashed and indexed on the way. The chained hash of each ancestor's path is
-        // kept per depth, so every name is hashed once in all.
+        // each is hashed and indexed on the way. The hash state after each ancestor's path is
+        // kept per depth (the hash is streaming), so every path byte is hashed once in all.
         let mut reached = 1usize;
         let mut path_bytes = 1u64;
-        let mut chain: Vec<u64> = vec![0];
+        let mut states = vec![store.keys.hasher()];
         // (node, depth of its parent, length of its parent's path)
         let mut stack: Vec<(NodeId, usize, u64)> =
             store.children(ROOT).map(|(c, _)| (c, 0, 0)).collect();
@@ -394,13 +382,15 @@ impl Store {
             let len = parent_len + 1 + name.len() as u64;
             reached += 1;
             path_bytes += len;
-            chain.truncate(depth + 1);
-            let Some(&parent_hash) = chain.last() else {
+            states.truncate(depth + 1);
+            let Some(&parent_state) = states.last() else {
                 return Err(AssembleError::BadParent);
             };
-            let full = segment_hash(&store.hasher, parent_hash, name);
-            let hash = (full as u32) & PATH_HASH;
-            chain.push(full);
+            let mut state = parent_state;
+            state.write(b"/");
+            state.write(name);
+            states.push(state);
+            let hash = (state.finish() as u32) & PATH_HASH;
             let parent = node.parent;
             let Store { slots, index, .. } = &mut store;
             let slots_ref: &[Option<Node>] = slots;
@@ -515,16 +505,27 @@ mod tests {
         assert_eq!(s.owners.len(), 0);
     }
 
-    /// `assemble` extends parents' hashes by one name, `lookup` hashes whole paths.
+    /// `assemble` extends parents' hashes by one name, `lookup` hashes whole paths: every
+    /// assembled node must be found by its path (names straddle the hash's 8-byte words).
     #[test]
-    fn path_hash_is_a_chain_of_segments() {
-        let s = std::collections::hash_map::RandomState::new();
-        let chain = [&b"abc"[..], b"", "déf".as_bytes()]
-            .iter()
-            .fold(0, |h, name| segment_hash(&s, h, name));
-        let whole = path_hash(&s, "/abc//déf".as_bytes());
-        assert_eq!((chain as u32) & PATH_HASH, whole);
-        assert_ne!(path_hash(&s, b"/ab/c"), path_hash(&s, b"/a/bc"));
+    fn assembled_nodes_are_found_by_path() {
+        let names = ["a", "bcdefgh", "ijklmnopq", "r", "stuvwxyz0123", "é"];
+        let mut nodes = vec![loaded("", NIL)];
+        let mut paths = vec![String::new()];
+        for (i, name) in names.iter().enumerate() {
+            nodes.push(loaded(name, i as NodeId));
+            paths.push(format!("{}/{name}", paths[i]));
+        }
+        nodes.push(loaded("sibling", 2));
+        let (s, bytes) = Store::assemble(nodes, HashMap::new()).unwrap();
+        for (id, path) in paths.iter().enumerate().skip(1) {
+            assert_eq!(s.lookup(path), Some(id as NodeId), "{path}");
+            assert_eq!(&s.path_of(id as NodeId), path);
+        }
+        assert_eq!(s.lookup("/a/bcdefgh/sibling"), Some(7));
+        let total: usize =
+            paths.iter().map(String::len).sum::<usize>() + "/a/bcdefgh/sibling".len();
+        assert_eq!(bytes, 1 + total as u64);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use corral_proto::consts::{add_watch_mode, event_type, xid};
+use corral_proto::consts::{add_watch_mode, event_type, watcher_type, xid};
 use corral_proto::multi::MultiOp;
 use corral_proto::records::{CreateRequest, CreateTtlRequest, SetWatches2};
 use corral_proto::request::{Request, RequestDecodeError};
@@ -322,6 +322,14 @@ impl Local<'_> {
                 };
                 self.watches.add_persistent(self.conn, &r.path, recursive);
                 Ok(Response::AddWatch)
+            }
+            // A type that is no `WatcherType` makes ZooKeeper's `WatcherType.fromInt` throw,
+            // which its FinalRequestProcessor answers with MARSHALLINGERROR.
+            Request::CheckWatches(r) | Request::RemoveWatches(r)
+                if !(watcher_type::CHILDREN..=watcher_type::PERSISTENT_RECURSIVE)
+                    .contains(&r.watcher_type) =>
+            {
+                Err(ErrorCode::MarshallingError)
             }
             Request::CheckWatches(r) => {
                 if self.watches.contains(self.conn, &r.path, r.watcher_type) {

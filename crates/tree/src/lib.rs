@@ -13,7 +13,10 @@
 //!
 //! Map:
 //! - [`txn`]: the log entry payload.
-//! - `node` / `store`: the compact node layout and the arena + path index + child lists.
+//! - `node` / `store`: the compact node layout (80 bytes: 48-bit stat fields, 4-byte ids, the
+//!   name — not the path — and data behind a thin pointer) and the arena + path index + child
+//!   lists + owner side table. `payload` / `pool`: the name+data block and the headerless
+//!   size-class pool it comes from; `hash`: the keyed streaming path hash of the index.
 //! - `acl` / `auth`: ACL fix-up, permission checks, providers, the interned ACL store.
 //! - `session`: the sessions table and each session's ephemerals.
 //! - `prep` + `create` + `multi`: validation of writes against a scratch view (ZooKeeper's

@@ -20,7 +20,6 @@
 
 use std::collections::HashMap;
 
-use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 use crate::hash::PathKeys;
@@ -371,6 +370,11 @@ impl Store {
         let mut reached = 1usize;
         let mut path_bytes = 1u64;
         let mut states = vec![store.keys.hasher()];
+        // Index entries as (table position << 32 | id): inserted in position order below, so
+        // the table is filled front to back instead of at random (the load's largest cost).
+        let buckets = (count.max(8) * 8 / 7).next_power_of_two() as u64;
+        let bucket_mask = (buckets - 1).min(u64::from(u32::MAX));
+        let mut order: Vec<u64> = Vec::with_capacity(count);
         // (node, depth of its parent, length of its parent's path)
         let mut stack: Vec<(NodeId, usize, u64)> =
             store.children(ROOT).map(|(c, _)| (c, 0, 0)).collect();
@@ -391,31 +395,7 @@ impl Store {
             state.write(name);
             states.push(state);
             let hash = (state.finish() as u32) & PATH_HASH;
-            let parent = node.parent;
-            let Store { slots, index, .. } = &mut store;
-            let slots_ref: &[Option<Node>] = slots;
-            let Some(name) = slots_ref
-                .get(id as usize)
-                .and_then(Option::as_ref)
-                .map(Node::name_bytes)
-            else {
-                return Err(AssembleError::BadParent);
-            };
-            match index.entry(
-                table_hash(hash),
-                |&other| {
-                    slots_ref
-                        .get(other as usize)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|n| n.parent == parent && n.name_bytes() == name)
-                },
-                |&other| slot_hash(slots_ref, other),
-            ) {
-                Entry::Occupied(_) => return Err(AssembleError::DuplicatePath),
-                Entry::Vacant(vacant) => {
-                    vacant.insert(id);
-                }
-            }
+            order.push(((table_hash(hash) & bucket_mask) << 32) | u64::from(id));
             if let Some(node) = store.get_mut(id) {
                 node.tag |= hash;
             }
@@ -424,7 +404,38 @@ impl Store {
         if reached != count {
             return Err(AssembleError::Unreachable);
         }
+        order.sort_unstable();
+        // Equal paths have equal hashes, hence equal positions: they are neighbours in `order`
+        // (within the run of one position), so duplicates are found there.
+        let mut run_start = 0;
+        for i in 0..order.len() {
+            if order[i] >> 32 != order[run_start] >> 32 {
+                run_start = i;
+            }
+            let id = order[i] as NodeId;
+            for &other in &order[run_start..i] {
+                if store.same_path(id, other as NodeId) {
+                    return Err(AssembleError::DuplicatePath);
+                }
+            }
+        }
+        let Store { slots, index, .. } = &mut store;
+        for key in order {
+            let id = key as NodeId;
+            let hash = slot_hash(slots, id);
+            index.insert_unique(hash, id, |&other| slot_hash(slots, other));
+        }
         Ok((store, path_bytes))
+    }
+}
+
+impl Store {
+    /// Whether two nodes sit at the same path (same parent, same name).
+    fn same_path(&self, a: NodeId, b: NodeId) -> bool {
+        match (self.get(a), self.get(b)) {
+            (Some(x), Some(y)) => x.parent == y.parent && x.name_bytes() == y.name_bytes(),
+            _ => false,
+        }
     }
 }
 
@@ -590,6 +601,17 @@ mod tests {
             Store::assemble(selfref, HashMap::new()).err(),
             Some(AssembleError::BadParent)
         );
+        let mut many = vec![loaded("", NIL)];
+        many.extend((0..500).map(|i| loaded(&format!("n{i}"), 0)));
+        many.push(loaded("n317", 0));
+        assert_eq!(
+            Store::assemble(many, HashMap::new()).err(),
+            Some(AssembleError::DuplicatePath),
+            "a duplicate among many siblings"
+        );
+        let mut same_name = vec![loaded("", NIL), loaded("a", 0), loaded("b", 0)];
+        same_name.extend([loaded("x", 1), loaded("x", 2)]);
+        assert!(Store::assemble(same_name, HashMap::new()).is_ok());
         let out = vec![loaded("", NIL), loaded("a", 9)];
         assert_eq!(
             Store::assemble(out, HashMap::new()).err(),

@@ -7,10 +7,11 @@
 //! loader allocate far more than the input holds; tables are pre-sized from the header counts
 //! through `try_reserve`, so an absurd count fails cleanly instead of aborting.
 //!
-//! Fast: one streaming pass over a 256 KiB buffer with a varint fast path, one allocation per
-//! node (its name and data block), then one linking/indexing pass over the arena
-//! (`Store::assemble`). Paths are never built or re-validated; names are checked only for what
-//! the index needs (non-empty, no '/', UTF-8).
+//! Fast: one streaming pass over a 256 KiB buffer with a varint fast path and one pooled block
+//! per node (its name and data), then `Store::assemble`: a linking pass, one walk down from the
+//! root that hashes each path byte once, and the index filled in table order. Paths are never
+//! built or re-validated; names are checked only for what the index needs (non-empty, no '/',
+//! UTF-8).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;

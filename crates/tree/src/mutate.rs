@@ -157,7 +157,9 @@ impl DataTree {
         let Some(parent_id) = self.store.lookup(parent_path) else {
             return false;
         };
-        let Some(id) = self.store.child(parent_id, path) else {
+        let Some(id) = self.store.lookup(path).filter(|&id| {
+            id != crate::store::ROOT && self.store.get(id).is_some_and(|n| n.parent == parent_id)
+        }) else {
             return false;
         };
         self.preserve(parent_id);

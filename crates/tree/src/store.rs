@@ -94,7 +94,9 @@ impl Store {
     }
 
     /// The node at `path` known to be a child of `parent` (so `path` ends in `/name`):
-    /// confirming a candidate needs no walk up the parent chain.
+    /// confirming a candidate needs no walk up the parent chain. Exact only for a canonical
+    /// `path` (no empty segment) whose parent part resolves to `parent`, as a validated create
+    /// path does; anything else must use [`Store::lookup`].
     pub(crate) fn child(&self, parent: NodeId, path: &str) -> Option<NodeId> {
         let name = &path.as_bytes()[path.rfind('/').map_or(0, |slash| slash + 1)..];
         let hash = path_hash(self.keys, path.as_bytes());

@@ -329,3 +329,31 @@ fn watch_modes_are_kept_apart() {
         assert!(events(&watcher).await.is_empty());
     });
 }
+
+/// ZooKeeper 3.9 executes a deleteContainer (20) sent by a client (3.8 reads its body with the
+/// header in front and answers BADARGUMENTS): with no ACL check, it deletes any childless node
+/// that is not a session's ephemeral. Corral treats the opcode as server-internal and answers
+/// UNIMPLEMENTED, closing the connection. Safer, but not what ZooKeeper does: for the lead to
+/// decide.
+#[test]
+#[ignore = "BUG?: Corral refuses a client's deleteContainer (20); ZooKeeper 3.9 executes it, without an ACL check"]
+fn bug_client_delete_container() {
+    let addr = servers::corral("bug_client_delete_container");
+    runtime().block_on(async {
+        let client = session(&addr).await;
+        let root = "/c39-delete-container";
+        mkdir(&client, root).await;
+        let victim = format!("{root}/victim");
+        let read_only = vec![Acl::new(perms::READ, "world", "anyone")];
+        ok(&client, create(&victim, b"", read_only, 0)).await;
+        let reply = client
+            .raw_request(&raw_body(1, 20, &jute_string(&victim)))
+            .await
+            .expect("a reply");
+        assert_eq!(reply.code(), ErrorCode::Ok, "deleteContainer from a client");
+        assert_eq!(
+            code(&client, exists(&victim, false)).await,
+            ErrorCode::NoNode
+        );
+    });
+}

@@ -255,3 +255,18 @@ pub fn multi_delete(path: &str, version: i32) -> MultiOp {
 pub fn multi_get_data(path: &str) -> MultiOp {
     MultiOp::GetData(path_watch(path, false))
 }
+
+/// A request body (header included) built by hand.
+pub fn raw_body(xid: i32, op_type: i32, record: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(8 + record.len());
+    body.extend_from_slice(&xid.to_be_bytes());
+    body.extend_from_slice(&op_type.to_be_bytes());
+    body.extend_from_slice(record);
+    body
+}
+
+pub fn jute_string(text: &str) -> Vec<u8> {
+    let mut out = (text.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(text.as_bytes());
+    out
+}

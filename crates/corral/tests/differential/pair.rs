@@ -66,7 +66,10 @@ impl Pair {
         (zk, corral)
     }
 
-    /// Sends `requests` pipelined (all written before any reply is awaited) on both servers.
+    /// Sends `requests` pipelined (all written before any reply is awaited) on both servers,
+    /// in the same order on both: each request is queued for the writer on its first poll, the
+    /// futures are first polled in order, and `unconstrained` keeps tokio's cooperative budget
+    /// from making one of them yield before it is queued.
     pub async fn pipelined(&self, requests: Vec<Request>) -> Vec<(Outcome, Outcome)> {
         let side = |client: Client, requests: Vec<Request>| async move {
             let futures: Vec<_> = requests
@@ -76,12 +79,23 @@ impl Pair {
                     async move { client.request(r).await }
                 })
                 .collect();
-            bounded_all(futures::future::join_all(futures)).await
+            let all = futures::future::join_all(futures);
+            bounded_all(tokio::task::unconstrained(all)).await
         };
         let (zk, corral) = tokio::join!(
             side(self.zk.clone(), requests.clone()),
             side(self.corral.clone(), requests)
         );
+        for outcomes in [&zk, &corral] {
+            let xids: Vec<i32> = outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().ok().map(|r| r.xid))
+                .collect();
+            assert!(
+                xids.windows(2).all(|w| w[0] < w[1]),
+                "the test client sent pipelined requests out of order: xids {xids:?}"
+            );
+        }
         zk.into_iter().zip(corral).collect()
     }
 

@@ -4,7 +4,10 @@
 //!   server on 127.0.0.1:2181 with its data in `./corral-data`.
 //! - `corral bench --addr name=host:port,...`: a load generator over the wire, usable against
 //!   any ZooKeeper-compatible address; with several targets it prints their ratios.
+//! - `corral data inspect|dump DIR [--log-dir DIR]`: check a data directory's snapshots and
+//!   log, or print the tree they hold, without writing anything (see `data_cmd`).
 
+mod data_cmd;
 mod server_cmd;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +29,8 @@ enum Command {
     Server(server_cmd::ServerArgs),
     /// Drive load against one or more ZooKeeper-compatible servers and report ops/s and latency.
     Bench(corral_bench::BenchArgs),
+    /// Inspect or dump a data directory (read-only).
+    Data(data_cmd::DataArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => server_cmd::run(args),
         Command::Bench(args) => bench(args),
+        Command::Data(args) => data_cmd::run(args),
     }
 }
 

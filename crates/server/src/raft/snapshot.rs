@@ -86,6 +86,16 @@ impl RaftSnapshotBuilder<C> for SnapshotBuilder {
     }
 }
 
+/// A builder openraft drops without building (e.g. on shutdown) must still end the tree's
+/// copy-on-write snapshot, or preserved node versions would pile up until the next one.
+impl Drop for SnapshotBuilder {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            self.core.tree.write().end_snapshot(token);
+        }
+    }
+}
+
 fn write_snapshot_file(
     core: &Core,
     store: &SnapshotStore,

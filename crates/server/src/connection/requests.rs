@@ -139,7 +139,12 @@ impl Pipeline {
         }
         let core = &self.ctx.core;
         let tree = core.tree.read();
-        let zxid = core.last_zxid();
+        // ZooKeeper answers SASL packets from its network thread with zxid 0, as auth.
+        let zxid = if matches!(request, Request::Sasl(_)) {
+            0
+        } else {
+            core.last_zxid()
+        };
         let conn = self.handle.id;
         let identities = self.handle.identities();
         let reply_xid = if matches!(request, Request::Ping) {
@@ -352,7 +357,10 @@ impl Local<'_> {
             // currently not supported" in standalone mode).
             Request::Reconfig(_) if self.reconfig_enabled => Err(ErrorCode::Unimplemented),
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
-            Request::Sasl(_) => Err(ErrorCode::AuthFailed),
+            // Without SASL configured ZooKeeper has no SASL server for the connection: its
+            // processSasl catches the NullPointerException and answers OK with a null token,
+            // keeping the connection (a Java client with a JAAS `Client` section sends this).
+            Request::Sasl(_) => Ok(Response::Sasl { token: None }),
             // Writes and auth never reach here (see `route` and `run_local`).
             Request::Create(_)
             | Request::Create2(_)

@@ -150,7 +150,7 @@ impl Gen {
             .rng
             .gen_bool(0.3)
             .then(|| self.rng.gen_range(1..sessions));
-        let steps = self.rng.gen_range(30..=70);
+        let steps = self.rng.gen_range(40..=90);
         self.short_sessions = short.into_iter().collect();
         (sessions, short, steps)
     }

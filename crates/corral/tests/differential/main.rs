@@ -19,8 +19,9 @@
 //! - `corral39`: Corral's 3.9 behaviour where the versions differ.
 //!
 //! Replaying: a failure prints its seed; `DIFF_SEED=<n> cargo test -p corral --test
-//! differential generated_sequences` runs that sequence alone. `DIFF_SEQUENCES=<n>` and
-//! `DIFF_BASE_SEED=<n>` change how many sequences run and where their seeds start.
+//! differential generated_sequences` runs that sequence alone, and `DIFF_TRACE=1` prints each
+//! step with its normalised reply and the events. `DIFF_SEQUENCES=<n>` and `DIFF_BASE_SEED=<n>`
+//! change how many sequences run and where their seeds start (to explore beyond CI's seeds).
 //!
 //! Without Java or the ZooKeeper jars every test prints `SKIP: <reason>` and passes
 //! (`scripts/install-test-deps.sh` installs them).
@@ -47,7 +48,7 @@ const SEQUENCES_DEFAULT: u64 = 500;
 /// First seed unless `DIFF_BASE_SEED` says otherwise.
 const BASE_SEED_DEFAULT: u64 = 1;
 /// Sequences in flight at once: they mostly wait on round trips, so more than the cores.
-const CONCURRENCY: usize = 12;
+const CONCURRENCY: usize = 16;
 
 fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;

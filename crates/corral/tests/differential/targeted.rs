@@ -943,6 +943,57 @@ fn bug_null_path_string() {
     });
 }
 
+/// `addauth` with odd schemes and credentials, and a SASL packet on a server without SASL:
+/// the reply, whether the connection survives, and the identities it ends up with.
+#[test]
+fn auth_variants() {
+    let Some(targets) = servers::shared("auth_variants") else {
+        return;
+    };
+    runtime().block_on(async {
+        let super_login = format!("super:{}", servers::SUPER_PASSWORD);
+        let cases: Vec<(&str, &[u8])> = vec![
+            ("digest", b"nocolon"),
+            ("digest", b""),
+            ("digest", b":"),
+            ("digest", b"a:b:c"),
+            ("digest", b"\xff\xfe:x"),
+            ("digest", super_login.as_bytes()),
+            ("digest", b"super:wrong"),
+            ("ip", b"garbage"),
+            ("ip", b""),
+            ("world", b"anyone"),
+            ("super", b""),
+            ("sasl", b"x"),
+            ("", b""),
+        ];
+        for (scheme, auth) in cases {
+            let duo = Duo::new(targets.clone(), 1).await;
+            let pair = &duo.pairs[0];
+            let (zk, corral) = pair.auth(scheme, auth).await;
+            let label = format!("addauth {scheme} {:?}", String::from_utf8_lossy(auth));
+            duo.assert_same(&label, &Request::WhoAmI, &zk, &corral);
+            let (pz, pc) = pair.barrier().await;
+            assert_eq!(
+                (pz.is_ok(), pc.is_ok()),
+                (pz.is_ok(), pz.is_ok()),
+                "{label}: alive"
+            );
+            if pz.is_ok() {
+                duo.same(0, &label, Request::WhoAmI).await;
+                duo.close().await;
+            }
+        }
+        let duo = Duo::new(targets.clone(), 1).await;
+        let sasl = Request::Sasl(corral_proto::records::SaslPacket {
+            token: Some(Bytes::from_static(b"token")),
+        });
+        duo.same(0, "sasl without SASL", sasl).await;
+        let (pz, pc) = duo.pairs[0].barrier().await;
+        assert_eq!(pz.is_ok(), pc.is_ok(), "alive after sasl");
+    });
+}
+
 /// Frames around `jute.maxbuffer` (0xfffff): a request just under the limit is served (and its
 /// ~1 MB answer sent), one just over it ends the connection.
 #[test]

@@ -521,6 +521,87 @@ fn reconnect_with_a_wrong_password() {
     });
 }
 
+/// A request written right behind the ConnectRequest, before the response arrived, is
+/// served after the handshake; the reply bytes (a never-modified built-in node) agree.
+#[test]
+fn request_pipelined_behind_the_handshake() {
+    let Some(targets) = servers::shared("request_pipelined_behind_the_handshake") else {
+        return;
+    };
+    runtime().block_on(async {
+        for request in [
+            get_data("/zookeeper/config", false),
+            get_acl("/zookeeper/quota"),
+        ] {
+            let zk = raw_reply(&targets.zk, &request);
+            let corral = raw_reply(&targets.corral, &request);
+            let (zk, corral) = tokio::join!(
+                tokio::time::timeout(Duration::from_secs(10), zk),
+                tokio::time::timeout(Duration::from_secs(10), corral)
+            );
+            assert_eq!(
+                zk.expect("apache reply"),
+                corral.expect("corral reply"),
+                "{request:?}: reply body bytes (apache 3.8, corral)"
+            );
+        }
+    });
+}
+
+/// Re-attaching to a session whose connection is still open moves the session: the old
+/// connection is closed, the new one serves it (ephemerals and all).
+#[test]
+fn reattach_while_connected() {
+    let Some(targets) = servers::shared("reattach_while_connected") else {
+        return;
+    };
+    runtime().block_on(async {
+        let duo = Duo::new(targets.clone(), 1).await;
+        let root = "/t-reattach";
+        duo.mkdir(root).await;
+        let mine = format!("{root}/mine");
+        duo.same(0, "ephemeral", create(&mine, b"", open_acl(), 1))
+            .await;
+        let old = duo.pairs[0].clone();
+        let attach = |id: i64, password: Bytes| ConnectOptions {
+            session_id: id,
+            password: Some(password),
+            ..pair::options(30_000, true)
+        };
+        let (zk, corral) = Pair::connect_both(
+            &targets,
+            attach(old.zk.session_id(), old.zk.password()),
+            attach(old.corral.session_id(), old.corral.password()),
+        )
+        .await;
+        let new = Pair {
+            zk: zk.expect("re-attach to Apache ZooKeeper"),
+            corral: corral.expect("re-attach to Corral"),
+        };
+        let (zk_closed, corral_closed) = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(old.zk.closed(), old.corral.closed())
+        })
+        .await
+        .expect("both servers close the old connection");
+        assert_eq!(
+            compare::is_lost(&zk_closed),
+            compare::is_lost(&corral_closed),
+            "how the old connection ended: {zk_closed:?} / {corral_closed:?}"
+        );
+        let moved = Duo {
+            targets: targets.clone(),
+            pairs: vec![new],
+        };
+        moved
+            .same(0, "the session's ephemerals", ephemerals(root))
+            .await;
+        moved
+            .same(0, "delete own ephemeral", delete(&mine, -1))
+            .await;
+        moved.close().await;
+    });
+}
+
 /// Drops session 0's connection, lets session 1 change things, reconnects session 0 and sends
 /// `watches` (with each server's own last zxid); returns the events both servers replayed.
 async fn reconnect_and_replay(

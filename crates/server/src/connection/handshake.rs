@@ -93,13 +93,6 @@ fn reattach_session(
             old.close();
         }
     }
-    // ZooKeeper closes the connection that holds the session before it checks the password
-    // (ZooKeeperServer.reopenSession), so a client presenting the id always takes it over.
-    if let Some(old) = core.connections.by_session(session_id) {
-        if old.id != handle.id {
-            old.close();
-        }
-    }
     let known = core.tree.read().session(session_id);
     let password_ok = match (&known, &request.password) {
         (Some(info), Some(given)) => given.as_ref() == info.password.as_slice(),

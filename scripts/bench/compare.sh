@@ -167,10 +167,10 @@ free_port() {
 	die "no free port found"
 }
 
-# fourlw PORT WORD: the server's answer, empty when it does not answer within 2 s
+# fourlw PORT WORD: the server's answer, empty when it does not answer within 1 s
 fourlw() {
 	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
-	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "%s" "$2" >&3 && cat <&3' \
+	timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "%s" "$2" >&3 && cat <&3' \
 		_ "$1" "$2" 2>/dev/null || true
 }
 
@@ -366,18 +366,21 @@ JAVA_VERSION="$(java -version 2>&1 | head -n 1)"
 CORRAL_REV="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 DISK="$(df -P "$WORKDIR" | awk 'NR == 2 { print $1 }') ($(stat -f -c %T "$WORKDIR"))"
 
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "work directory $WORKDIR on $DISK; $NODES znodes; ${SECONDS_RUN}s runs"
 
 # ---------------------------------------------------------------------------------------------
 # (a) fsync
 
-log "(a) fsync probe for ${FSYNC_SECONDS}s in $WORKDIR"
-run_bounded $((FSYNC_SECONDS + 60)) "$CORRAL" bench fsync --dir "$WORKDIR" \
+log "(a) fsync probe for 2 x ${FSYNC_SECONDS}s in $WORKDIR"
+run_bounded $((FSYNC_SECONDS * 2 + 60)) "$CORRAL" bench fsync --dir "$WORKDIR" \
 	--seconds "$FSYNC_SECONDS" --value-bytes "$VALUE_BYTES" --json >"$WORKDIR/fsync.json"
-R[fsync_rate]="$(jq -r '.fsync.syncs_per_s' "$WORKDIR/fsync.json")"
-R[fsync_p50]="$(jq -r '.fsync.latency.p50_us / 1000' "$WORKDIR/fsync.json")"
-R[fsync_p99]="$(jq -r '.fsync.latency.p99_us / 1000' "$WORKDIR/fsync.json")"
-log "fsync: ${R[fsync_rate]}/s"
+for how in append preallocated; do
+	R[fsync.$how]="$(jq -r ".fsync.$how.syncs_per_s" "$WORKDIR/fsync.json")"
+	R[fsync.$how.p50]="$(jq -r ".fsync.$how.latency.p50_us / 1000" "$WORKDIR/fsync.json")"
+	R[fsync.$how.p99]="$(jq -r ".fsync.$how.latency.p99_us / 1000" "$WORKDIR/fsync.json")"
+done
+log "fsync: $(fmt "${R[fsync.append]}" %.0f)/s appending, $(fmt "${R[fsync.preallocated]}" %.0f)/s preallocated"
 
 # ---------------------------------------------------------------------------------------------
 # (b) throughput, side by side
@@ -429,7 +432,7 @@ populate_into() {
 	fi
 	R[$name.pop_s]="$(jq -r '.populate[0].elapsed_s' "$WORKDIR/populate-$name.json")"
 	R[$name.pop_rate]="$(jq -r '.populate[0].nodes_per_s' "$WORKDIR/populate-$name.json")"
-	log "populated $name: $NODES znodes in ${R[$name.pop_s]} s"
+	log "populated $name: $NODES znodes in $(fmt "${R[$name.pop_s]}" %.2f) s"
 }
 
 # newest_file DIR GLOB: the most recently modified matching file, or nothing
@@ -594,12 +597,23 @@ report() {
 	echo "One run, same load generator (\`corral bench\`), fsync on both (forceSync=yes),"
 	echo "${VALUE_BYTES}-byte values, ${SECONDS_RUN} s measured after ${WARMUP} s warmup per workload,"
 	echo "targets interleaved per workload. ZooKeeper for (b): default heap."
+	echo "Load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg) (shared machine:" \
+		"compare only within one run)."
 	echo
 	echo "## Disk"
 	echo
-	echo "raw fdatasync rate (${VALUE_BYTES}-byte appends, one writer, ${FSYNC_SECONDS} s):" \
-		"**$(fmt "${R[fsync_rate]}" '%.0f')/s** (p50 $(fmt "${R[fsync_p50]}" '%.3f') ms," \
-		"p99 $(fmt "${R[fsync_p99]}" '%.3f') ms) — the bound for 1×1 writes."
+	echo "Raw fdatasync rate, ${VALUE_BYTES}-byte writes by one writer, each followed by fdatasync," \
+		"${FSYNC_SECONDS} s each:"
+	echo
+	echo "| file | syncs/s | p50 ms | p99 ms |"
+	echo "|---|---:|---:|---:|"
+	echo "| appending (each write grows the file) | $(fmt "${R[fsync.append]}" %.0f)" \
+		"| $(fmt "${R[fsync.append.p50]}" %.3f) | $(fmt "${R[fsync.append.p99]}" %.3f) |"
+	echo "| preallocated (length set ahead, as both servers' logs do) | $(fmt "${R[fsync.preallocated]}" %.0f)" \
+		"| $(fmt "${R[fsync.preallocated.p50]}" %.3f) | $(fmt "${R[fsync.preallocated.p99]}" %.3f) |"
+	echo
+	echo "The preallocated rate bounds 1×1 writes (one request in flight, synced before the reply);" \
+		"more sessions can only beat it by sharing one sync among several writes."
 	echo
 	echo "## Throughput (sessions × in flight)"
 	echo

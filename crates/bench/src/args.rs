@@ -59,8 +59,9 @@ pub enum Mode {
     /// Create `--nodes` znodes in a tree of fan-out `--fanout` under `--root` on each target,
     /// one target after the other, and leave them there (to measure memory, restart, snapshot).
     Populate,
-    /// Measure the raw rate of small appends each followed by fdatasync, in a file under
-    /// `--dir`, for `--seconds`: the bound of durable write throughput on that disk.
+    /// Measure the raw rate of small writes each followed by fdatasync, in a file under
+    /// `--dir`, for `--seconds` appending and `--seconds` inside a preallocated file: the
+    /// bound of durable write throughput on that disk.
     Fsync,
 }
 

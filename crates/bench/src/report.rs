@@ -190,17 +190,23 @@ impl BenchReport {
         let Some(f) = &self.fsync else {
             return String::from("fsync: no result\n");
         };
+        let line = |what: &str, run: &crate::fsync::FsyncRun| {
+            format!(
+                "{what:<13} {:>8} syncs in {:>6.2} s = {:>8.0}/s; latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",
+                run.syncs,
+                run.elapsed_s,
+                run.syncs_per_s,
+                ms(run.latency.p50_us),
+                ms(run.latency.p99_us),
+                ms(run.latency.max_us)
+            )
+        };
         format!(
-            "fsync probe in {}: {} appends of {} B each followed by fdatasync in {:.2} s = {:.0}/s; \
-             latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",
+            "fsync probe in {}: writes of {} B, each followed by fdatasync\n{}{}",
             f.dir.display(),
-            f.syncs,
-            f.append_bytes,
-            f.elapsed_s,
-            f.syncs_per_s,
-            ms(f.latency.p50_us),
-            ms(f.latency.p99_us),
-            ms(f.latency.max_us)
+            f.write_bytes,
+            line("append", &f.append),
+            line("preallocated", &f.preallocated)
         )
     }
 

@@ -193,6 +193,20 @@ fn print_text(report: &DirReport, out: &mut dyn Write) -> io::Result<()> {
             path.display()
         )?;
     }
+    if report.snapshot_version == VersionStatus::NoDirectory {
+        writeln!(
+            out,
+            "note: there is no snapshot directory {} (is DIR the server's dataDir?)",
+            report.snapshot_dir.display()
+        )?;
+    }
+    if report.log_version == VersionStatus::NoDirectory {
+        writeln!(
+            out,
+            "note: there is no log directory {} (pass --log-dir when dataLogDir is not dataDir)",
+            report.log_dir.display()
+        )?;
+    }
     for path in &report.foreign {
         writeln!(
             out,

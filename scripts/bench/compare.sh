@@ -25,6 +25,8 @@
 #                      or /tmp; that disk is the one the fsync probe measures)
 #   --corral-bin PATH  use this corral binary instead of building one
 #   --keep             keep the work directory (logs, data) at the end
+#   --zk-heap-from MB  start the search for just enough -Xmx here instead of at 1.1 x the live
+#                      heap measured with the default heap
 #
 # Builds `cargo build --release -p corral` (honours CARGO_TARGET_DIR). Needs Debian's Apache
 # ZooKeeper jars (scripts/install-test-deps.sh), java, jq, and jcmd for the heap search.
@@ -44,12 +46,17 @@ WARMUP=""
 WORKDIR=""
 CORRAL_BIN=""
 KEEP=0
+HEAP_FROM=""
 FANOUT=10
 VALUE_BYTES=100
 POP_SESSIONS=8
 
+# The script's own stderr, kept apart so that messages (and the exit trap's) reach it even from
+# inside a function call whose stderr is redirected to a file.
+exec {LOG_FD}>&2
+
 die() {
-	echo "compare.sh: $*" >&2
+	echo "compare.sh: $*" >&"$LOG_FD"
 	exit 1
 }
 
@@ -64,6 +71,7 @@ while (($#)); do
 	--workdir) WORKDIR="${2:?--workdir needs a directory}" && shift ;;
 	--corral-bin) CORRAL_BIN="${2:?--corral-bin needs a path}" && shift ;;
 	--keep) KEEP=1 ;;
+	--zk-heap-from) HEAP_FROM="${2:?--zk-heap-from needs a size in MB}" && shift ;;
 	-h | --help)
 		sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -103,7 +111,7 @@ cleanup() {
 	done
 	if [[ -n "${WORKDIR_MADE:-}" ]]; then
 		if ((KEEP)) || ((status != 0)); then
-			echo "compare.sh: work directory kept: $WORKDIR" >&2
+			echo "compare.sh: work directory kept: $WORKDIR" >&"$LOG_FD"
 		else
 			rm -rf "$WORKDIR"
 		fi
@@ -114,7 +122,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&"$LOG_FD"; }
 
 now_ns() { date +%s%N; }
 
@@ -271,7 +279,7 @@ start_server() {
 		stop_server "$SERVER_PID"
 		if ! grep -q -i -E "address already in use|BindException" "$dir/server.log"; then
 			log "$kind in $dir did not start (attempt $attempt); log tail:"
-			tail -n 20 "$dir/server.log" >&2
+			tail -n 20 "$dir/server.log" >&"$LOG_FD"
 			return 1
 		fi
 	done
@@ -302,7 +310,7 @@ restart() {
 	if [[ "$kind" == zk ]]; then launch_zk "$dir"; else launch_corral "$dir"; fi
 	if ! wait_nodes "$port" "$SERVER_PID" "$min" 600; then
 		log "$kind did not come back with $min nodes; log tail:"
-		tail -n 20 "$dir/server.log" >&2
+		tail -n 20 "$dir/server.log" >&"$LOG_FD"
 		return 1
 	fi
 	t1="$(now_ns)"
@@ -402,7 +410,7 @@ for load in "${LOADS[@]}"; do
 	if ! run_bounded "$BENCH_LIMIT" "$CORRAL" bench --addr "$TARGETS" --sessions "$sessions" \
 		--in-flight "$in_flight" --ops "$ops" --duration-s "$SECONDS_RUN" --warmup-s "$WARMUP" \
 		--value-bytes "$VALUE_BYTES" --json >"$WORKDIR/bench-$name.json" 2>"$WORKDIR/bench-$name.err"; then
-		cat "$WORKDIR/bench-$name.err" >&2
+		cat "$WORKDIR/bench-$name.err" >&"$LOG_FD"
 		die "bench $name failed"
 	fi
 	while IFS=$'\t' read -r workload target ops_s p99 errors failure; do
@@ -426,8 +434,7 @@ populate_into() {
 		--nodes "$NODES" --fanout "$FANOUT" --value-bytes "$VALUE_BYTES" \
 		--sessions "$POP_SESSIONS" --json >"$WORKDIR/populate-$name.json" \
 		2>"$WORKDIR/populate-$name.err"; then
-		log "populate $name failed:"
-		tail -n 5 "$WORKDIR/populate-$name.err" >&2
+		log "populate $name failed: $(grep -m 1 -i -E 'error|failed' "$WORKDIR/populate-$name.err" || echo "status $?")"
 		return 1
 	fi
 	R[$name.pop_s]="$(jq -r '.populate[0].elapsed_s' "$WORKDIR/populate-$name.json")"
@@ -460,20 +467,25 @@ SETTLE_S=$((QUICK ? 2 : 5))
 POP_LIMIT=$((NODES / 1000 + 300))
 
 # tree_zk NAME HEAP POP_LIMIT: the whole tree sequence on a fresh ZooKeeper; returns non-zero
-# when any step fails (used by the heap search)
+# when any step fails (used by the heap search), with the step in TREE_FAIL
+TREE_FAIL=""
 tree_zk() {
 	local name=$1 heap=$2 limit=$3 dir="$WORKDIR/$1" port pid base
 	log "$name: fresh ZooKeeper, heap ${heap:-default}"
+	TREE_FAIL="start"
 	start_server zk "$dir" "$heap" || return 1
 	port=$SERVER_PORT
 	pid=$SERVER_PID
 	base="$(node_count "$port")"
+	TREE_FAIL="populate"
 	populate_into "$name" "$port" "$limit" || {
+		grep -q -m 1 OutOfMemoryError "$dir/server.log" && TREE_FAIL="populate: OutOfMemoryError"
 		stop_server "$pid"
 		return 1
 	}
 	sleep "$SETTLE_S"
 	kill -0 "$pid" 2>/dev/null || return 1
+	TREE_FAIL="restart"
 	R[$name.rss]="$(rss_mb "$pid")"
 	R[$name.hwm]="$(rss_mb "$pid" VmHWM)"
 	log "$name: RSS ${R[$name.rss]} MB (peak ${R[$name.hwm]} MB)"
@@ -563,7 +575,9 @@ tree_zk zk-default "" "$POP_LIMIT" || die "ZooKeeper with the default heap faile
 HEAP_TRIALS=""
 ZK_TIGHT=""
 live_mb="${R[zk-default.live_mb]:-}"
-if [[ "$live_mb" =~ ^[0-9]+$ ]] && ((live_mb > 0)); then
+if [[ "$HEAP_FROM" =~ ^[0-9]+$ ]]; then
+	heap_mb=$HEAP_FROM
+elif [[ "$live_mb" =~ ^[0-9]+$ ]] && ((live_mb > 0)); then
 	heap_mb=$(((live_mb * 11 / 10 + 31) / 32 * 32))
 else
 	heap_mb=$(((NODES * 640 / 1000000 + 31) / 32 * 32))
@@ -576,7 +590,7 @@ for _ in 1 2 3 4 5 6; do
 		ZK_TIGHT="zk-${heap_mb}m"
 		break
 	fi
-	HEAP_TRIALS+="${heap_mb}m failed, "
+	HEAP_TRIALS+="${heap_mb}m failed (${TREE_FAIL}), "
 	# A failed trial may leave its server running (e.g. a restart that never came back).
 	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then stop_server "$SERVER_PID"; fi
 	heap_mb=$(((heap_mb * 115 / 100 + 31) / 32 * 32))

@@ -434,7 +434,8 @@ populate_into() {
 		--nodes "$NODES" --fanout "$FANOUT" --value-bytes "$VALUE_BYTES" \
 		--sessions "$POP_SESSIONS" --json >"$WORKDIR/populate-$name.json" \
 		2>"$WORKDIR/populate-$name.err"; then
-		log "populate $name failed: $(grep -m 1 -i -E 'error|failed' "$WORKDIR/populate-$name.err" || echo "status $?")"
+		log "populate $name failed: $(grep -m 1 -i -E 'error|failed' "$WORKDIR/populate-$name.err" ||
+			echo "timed out or killed, see populate-$name.err")"
 		return 1
 	fi
 	R[$name.pop_s]="$(jq -r '.populate[0].elapsed_s' "$WORKDIR/populate-$name.json")"

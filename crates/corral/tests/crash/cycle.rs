@@ -19,9 +19,16 @@ use crate::{tear, verify};
 /// Start-up kills land at a random point of this many first milliseconds.
 const STARTUP_KILL_MS_MAX: u64 = 300;
 
+/// `corral data inspect` on the node's directories.
+fn inspect(node: &Node) -> std::process::Output {
+    let mut args = vec!["inspect".to_string()];
+    args.extend(node.data_args());
+    corral_data(&args)
+}
+
 /// Whether `corral data inspect` sees a torn tail.
-fn has_torn_tail(data_dir: &str) -> bool {
-    let inspect = corral_data(&["inspect", data_dir]);
+fn has_torn_tail(node: &Node) -> bool {
+    let inspect = inspect(node);
     String::from_utf8_lossy(&inspect.stdout).contains("torn tail at byte offset")
 }
 
@@ -139,7 +146,7 @@ pub fn run(profile: &Profile) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mut node = Node::new(&profile.cfg);
+    let mut node = Node::new(&profile.cfg, profile.separate_log_dir);
     let mut model = Model::default();
     let mut rng = StdRng::seed_from_u64(seed);
     let startup_kill = Duration::from_millis(rng.gen_range(0..STARTUP_KILL_MS_MAX));
@@ -153,16 +160,15 @@ pub fn run(profile: &Profile) {
     if let Err(e) = runtime.block_on(setup(&node.addr(), profile, &mut model)) {
         failure.fail(0, &node, &format!("setup: {e}"));
     }
-    let data_dir = node.data_dir().display().to_string();
     for cycle in 1..=profile.cycles {
         let mut rng = StdRng::seed_from_u64(seed ^ cycle.wrapping_mul(0xa076_1d64_78bd_642f));
         let delay =
             Duration::from_millis(rng.gen_range(profile.kill_after_ms.0..=profile.kill_after_ms.1));
         let kill_at = match profile.kill_on_tmp_in {
-            Some(subdir) if rng.gen_bool(0.5) => {
+            Some(dir) if rng.gen_bool(0.5) => {
                 model.stats.targeted_kills += 1;
                 KillAt::OnTmpFile {
-                    subdir,
+                    dir,
                     deadline: Duration::from_millis(profile.kill_after_ms.1 * 2),
                 }
             }
@@ -180,7 +186,7 @@ pub fn run(profile: &Profile) {
         model.stats.cycles += 1;
         model.stats.load += phase.elapsed();
         let phase = Instant::now();
-        let left = leftovers(node.data_dir());
+        let left = leftovers(&node);
         model.stats.kills_during_snapshot += u64::from(left.snapshot_tmp);
         model.stats.kills_during_rollover += u64::from(left.segment_tmp);
         model.stats.segments_max = model.stats.segments_max.max(left.segments);
@@ -190,7 +196,7 @@ pub fn run(profile: &Profile) {
         let mut torn = None;
         if rng.gen_range(0..100) < profile.tear_percent {
             let acked = u64::try_from(model.zxid_acked_max).unwrap_or(0);
-            match tear::tear_last_record(node.data_dir(), acked, &mut rng) {
+            match tear::tear_last_record(&node.data_dir(), &node.log_dir(), acked, &mut rng) {
                 Ok(index) => torn = index,
                 Err(e) => failure.fail(cycle, &node, &format!("tearing the log tail: {e}")),
             }
@@ -198,7 +204,7 @@ pub fn run(profile: &Profile) {
         }
         // After a crash nothing on disk may be corrupt: only a torn tail and temporary files,
         // which the offline check accepts (and must report).
-        let inspect = corral_data(&["inspect", &data_dir]);
+        let inspect = inspect(&node);
         let report = String::from_utf8_lossy(&inspect.stdout);
         if !inspect.status.success()
             || (torn.is_some() && !report.contains("torn tail at byte offset"))
@@ -220,7 +226,7 @@ pub fn run(profile: &Profile) {
                 failure.fail(cycle, &node, &format!("start-up kill: {e}"));
             }
             model.stats.startup_kills += 1;
-            if torn.is_some() && !has_torn_tail(&data_dir) {
+            if torn.is_some() && !has_torn_tail(&node) {
                 // The killed start-up already truncated the torn tail.
                 torn = None;
             }
@@ -280,7 +286,7 @@ pub fn run(profile: &Profile) {
     if let Err(e) = node.terminate() {
         failure.fail(cycles, &node, &format!("final graceful stop: {e}"));
     }
-    if let Err(e) = crate::offline::dump_matches_model(node.data_dir(), &model) {
+    if let Err(e) = crate::offline::dump_matches_model(&node.data_args(), &model) {
         failure.fail(cycles, &node, &e);
     }
     let s = &model.stats;

@@ -19,7 +19,8 @@
 //!   and log purging) runs most of the time; kills that leave a `snapshot-*.tmp` are counted;
 //! - `kill_during_segment_rollover`: 4 KiB segments (`corral.logSegmentBytes`) and 4 KiB
 //!   preallocation, so the log rolls over every few dozen entries; kills that leave a
-//!   `log-*.seg.tmp` are counted.
+//!   `log-*.seg.tmp` are counted. Its log is in a separate `dataLogDir` (and the offline
+//!   tools get `--log-dir`).
 //!
 //! In a quarter of the cycles a power loss is simulated on top of the kill (see [`tear`]):
 //! the last log record, if it was never acknowledged, loses its end; `corral data inspect`
@@ -49,7 +50,7 @@ mod tear;
 mod verify;
 mod workload;
 
-use workload::Profile;
+use workload::{Profile, TmpIn};
 
 /// Cycles per test unless `CRASH_CYCLES` says otherwise.
 fn cycles(default: u64) -> u64 {
@@ -77,6 +78,7 @@ fn kill_under_load() {
             ("corral.logSegmentBytes", "1048576"),
         ],
         kill_on_tmp_in: None,
+        separate_log_dir: false,
         tear_percent: 25,
         startup_kill_percent: 15,
     });
@@ -95,7 +97,8 @@ fn kill_during_snapshots() {
         ops_per_worker_max: 2_000,
         full_check_every: 16,
         cfg: vec![("snapCount", "80"), ("preAllocSize", "1024")],
-        kill_on_tmp_in: Some("corral-snapshots"),
+        kill_on_tmp_in: Some(TmpIn::Snapshots),
+        separate_log_dir: false,
         tear_percent: 25,
         startup_kill_percent: 15,
     });
@@ -118,7 +121,8 @@ fn kill_during_segment_rollover() {
             ("preAllocSize", "4"),
             ("corral.logSegmentBytes", "4096"),
         ],
-        kill_on_tmp_in: Some("corral-log"),
+        kill_on_tmp_in: Some(TmpIn::Log),
+        separate_log_dir: true,
         tear_percent: 25,
         startup_kill_percent: 15,
     });

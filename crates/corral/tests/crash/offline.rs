@@ -3,7 +3,6 @@
 //! replayed with the tree's own apply, no server involved) holds exactly the model's nodes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -48,9 +47,10 @@ pub fn parse_dump(stdout: &[u8]) -> Result<(Value, BTreeMap<String, Dumped>), St
 }
 
 /// Runs inspect and dump on the stopped server's directory and compares with the model.
-pub fn dump_matches_model(data_dir: &Path, model: &Model) -> Result<(), String> {
-    let dir = data_dir.display().to_string();
-    let inspect = corral_data(&["inspect", &dir]);
+pub fn dump_matches_model(dirs: &[String], model: &Model) -> Result<(), String> {
+    let mut args = vec!["inspect".to_string()];
+    args.extend_from_slice(dirs);
+    let inspect = corral_data(&args);
     let report = String::from_utf8_lossy(&inspect.stdout);
     if !inspect.status.success() || !report.contains("verdict: OK") {
         return Err(format!(
@@ -58,7 +58,10 @@ pub fn dump_matches_model(data_dir: &Path, model: &Model) -> Result<(), String> 
             String::from_utf8_lossy(&inspect.stderr)
         ));
     }
-    let dump = corral_data(&["dump", &dir, "--json", "--path", ROOT]);
+    let mut args = vec!["dump".to_string()];
+    args.extend_from_slice(dirs);
+    args.extend(["--json", "--path", ROOT].map(String::from));
+    let dump = corral_data(&args);
     if !dump.status.success() {
         return Err(format!(
             "`corral data dump` failed: {}",

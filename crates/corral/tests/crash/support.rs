@@ -3,7 +3,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,10 +45,13 @@ pub fn seed_for(test: &str) -> u64 {
     seed
 }
 
-/// A data directory and the server process currently running on it (if any). The directory
-/// is kept (and its path printed) when the test panics.
+/// A data directory (and, optionally, a separate dataLogDir) and the server process currently
+/// running on it (if any). The directories are kept (and their path printed) when the test
+/// panics.
 pub struct Node {
-    data: Option<tempfile::TempDir>,
+    /// Holds `data/` and, with a separate dataLogDir, `log/`.
+    root: Option<tempfile::TempDir>,
+    separate_log_dir: bool,
     extra_cfg: Vec<(String, String)>,
     process: Option<CorralProcess>,
     /// The log tail of the previous (killed) process, for failure messages.
@@ -56,36 +59,66 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node with a fresh data directory and these zoo.cfg keys on top of the testkit's.
-    pub fn new(extra_cfg: &[(&str, &str)]) -> Node {
-        let data = tempfile::Builder::new()
+    /// A node with a fresh data directory and these zoo.cfg keys on top of the testkit's; with
+    /// `separate_log_dir`, zoo.cfg's `dataLogDir` is a directory of its own.
+    pub fn new(extra_cfg: &[(&str, &str)], separate_log_dir: bool) -> Node {
+        let root = tempfile::Builder::new()
             .prefix("corral-crash-")
             .tempdir()
             .expect("creating a data directory");
-        Node {
-            data: Some(data),
+        let mut node = Node {
+            root: Some(root),
+            separate_log_dir,
             extra_cfg: extra_cfg
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             process: None,
             previous_log: String::new(),
+        };
+        if separate_log_dir {
+            let log_dir = node.log_dir().display().to_string();
+            node.extra_cfg.push(("dataLogDir".to_string(), log_dir));
+        }
+        node
+    }
+
+    fn root(&self) -> PathBuf {
+        self.root
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+    }
+
+    /// The dataDir (holds `corral-snapshots/`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.root().join("data")
+    }
+
+    /// The dataLogDir (holds `corral-log/`): the dataDir unless separate.
+    pub fn log_dir(&self) -> PathBuf {
+        if self.separate_log_dir {
+            self.root().join("log")
+        } else {
+            self.data_dir()
         }
     }
 
-    /// The dataDir (also the dataLogDir).
-    pub fn data_dir(&self) -> &Path {
-        self.data
-            .as_ref()
-            .map(|d| d.path())
-            .unwrap_or_else(|| Path::new("/nonexistent"))
+    /// Arguments naming the directories for `corral data inspect|dump`.
+    pub fn data_args(&self) -> Vec<String> {
+        let mut args = vec![self.data_dir().display().to_string()];
+        if self.separate_log_dir {
+            args.push("--log-dir".to_string());
+            args.push(self.log_dir().display().to_string());
+        }
+        args
     }
 
     /// Starts the server on the data directory (a fresh port each time) and waits for `imok`.
     pub fn start(&mut self) -> Result<(), String> {
         assert!(self.process.is_none(), "server already running");
         let (process, _port) =
-            CorralProcess::standalone(&corral_bin(), self.data_dir(), &self.extra_cfg)
+            CorralProcess::standalone(&corral_bin(), &self.data_dir(), &self.extra_cfg)
                 .map_err(|e| format!("{e:#}"))?;
         self.process = Some(process);
         Ok(())
@@ -186,7 +219,7 @@ impl Drop for Node {
             let _ = process.kill();
         }
         if std::thread::panicking() {
-            if let Some(mut dir) = self.data.take() {
+            if let Some(mut dir) = self.root.take() {
                 dir.disable_cleanup(true);
                 eprintln!(
                     "data directory kept for inspection: {}",
@@ -208,10 +241,10 @@ pub struct Leftovers {
     pub segments: usize,
 }
 
-/// Looks at the data directory of a killed server.
-pub fn leftovers(data_dir: &Path) -> Leftovers {
-    let names = |dir: &str| -> Vec<String> {
-        std::fs::read_dir(data_dir.join(dir))
+/// Looks at the directories of a killed server.
+pub fn leftovers(node: &Node) -> Leftovers {
+    let names = |dir: PathBuf| -> Vec<String> {
+        std::fs::read_dir(dir)
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok())
@@ -220,8 +253,8 @@ pub fn leftovers(data_dir: &Path) -> Leftovers {
             })
             .unwrap_or_default()
     };
-    let snapshots = names("corral-snapshots");
-    let log = names("corral-log");
+    let snapshots = names(node.data_dir().join("corral-snapshots"));
+    let log = names(node.log_dir().join("corral-log"));
     Leftovers {
         snapshot_tmp: snapshots
             .iter()
@@ -232,7 +265,7 @@ pub fn leftovers(data_dir: &Path) -> Leftovers {
 }
 
 /// Runs `corral data <args>` and returns its output.
-pub fn corral_data(args: &[&str]) -> Output {
+pub fn corral_data<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(corral_bin())
         .arg("data")
         .args(args)

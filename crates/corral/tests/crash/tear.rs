@@ -38,10 +38,11 @@ fn newest_snapshot_index(data_dir: &Path) -> u64 {
 /// if its index is above `acked_index` and the newest snapshot. Returns the torn index.
 pub fn tear_last_record(
     data_dir: &Path,
+    log_dir: &Path,
     acked_index: u64,
     rng: &mut StdRng,
 ) -> Result<Option<u64>, String> {
-    let log_dir = data_dir.join("corral-log");
+    let log_dir = log_dir.join("corral-log");
     let last = std::fs::read_dir(&log_dir)
         .map_err(|e| format!("listing {}: {e}", log_dir.display()))?
         .filter_map(|e| e.ok())

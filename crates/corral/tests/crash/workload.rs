@@ -51,9 +51,11 @@ pub struct Profile {
     pub cfg: Vec<(&'static str, &'static str)>,
     /// In about half the cycles, instead of after a random delay, kill as soon as a
     /// temporary file (`*.tmp`: a snapshot being written, a segment being created, the raft
-    /// state being replaced) shows up in this subdirectory of the data directory (or at the
-    /// end of the delay range if none does).
-    pub kill_on_tmp_in: Option<&'static str>,
+    /// state being replaced) shows up in this directory (or at twice the end of the delay
+    /// range if none does).
+    pub kill_on_tmp_in: Option<TmpIn>,
+    /// zoo.cfg's dataLogDir is a directory of its own (not the dataDir).
+    pub separate_log_dir: bool,
     /// Percentage of cycles that also simulate a power loss eating the end of the last log
     /// record, when that record was never acknowledged (see `tear`).
     pub tear_percent: u32,
@@ -62,16 +64,22 @@ pub struct Profile {
     pub startup_kill_percent: u32,
 }
 
+/// Where a targeted kill watches for temporary files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmpIn {
+    /// `dataDir/corral-snapshots`.
+    Snapshots,
+    /// `dataLogDir/corral-log`.
+    Log,
+}
+
 /// When the kill comes.
 #[derive(Debug, Clone, Copy)]
 pub enum KillAt {
     /// This long after the load starts.
     After(Duration),
-    /// As soon as a `*.tmp` file appears in the data directory's `subdir`, or at `deadline`.
-    OnTmpFile {
-        subdir: &'static str,
-        deadline: Duration,
-    },
+    /// As soon as a `*.tmp` file appears in `dir`, or at `deadline`.
+    OnTmpFile { dir: TmpIn, deadline: Duration },
 }
 
 /// How often the targeted kill looks for a temporary file.
@@ -357,9 +365,12 @@ pub async fn load_and_kill(
             tokio::time::sleep(delay).await;
             tokio::task::block_in_place(|| node.kill());
         }
-        KillAt::OnTmpFile { subdir, deadline } => {
+        KillAt::OnTmpFile { dir, deadline } => {
             // Polls on this (blocked) worker thread; the load runs on the other one.
-            let watched = node.data_dir().join(subdir);
+            let watched = match dir {
+                TmpIn::Snapshots => node.data_dir().join("corral-snapshots"),
+                TmpIn::Log => node.log_dir().join("corral-log"),
+            };
             tokio::task::block_in_place(|| {
                 let start = std::time::Instant::now();
                 while start.elapsed() < deadline && !has_tmp(&watched) {

@@ -117,7 +117,7 @@ pub fn rebuild(
         return Ok(rebuilt);
     }
     let snapshot_index = rebuilt.snapshot.as_ref().map(|s| s.1);
-    let from = snapshot_index.map_or(0, |i| i + 1);
+    let from = snapshot_index.map_or(0, |i| i.saturating_add(1));
     let log = scan::read_log_entries(log_dir, from).map_err(DumpError::Log)?;
     if let Some(purged) = log.purged {
         if snapshot_index.is_none_or(|s| purged.index > s) {
@@ -133,7 +133,7 @@ pub fn rebuild(
         if first.log_id.index != from {
             return Err(DumpError::Log(format!(
                 "the snapshot ends at index {} but the log continues at index {}",
-                from - 1,
+                from.saturating_sub(1),
                 first.log_id.index
             )));
         }

@@ -46,13 +46,13 @@ fn recovery_text(report: &DirReport) -> String {
         Some(i) => format!("restores snapshot index {i}"),
         None => "starts from an empty tree".into(),
     };
-    let from = snapshot_index.map_or(0, |i| i + 1);
+    let from = snapshot_index.map_or(0, |i| i.saturating_add(1));
     match report.log_range() {
         Some((first, last)) if first.max(from) <= last => {
             let first = first.max(from);
             format!(
                 "{start} and replays log entries {first}..={last} ({} entries)",
-                last + 1 - first
+                (last - first).saturating_add(1)
             )
         }
         _ => format!("{start}; no log entries after it"),

@@ -276,7 +276,7 @@ impl DirReport {
 
     /// Index of the first and last entry the log holds (after the purge point).
     pub fn log_range(&self) -> Option<(u64, u64)> {
-        let purged_end = self.state.purged().map_or(0, |p| p.index + 1);
+        let purged_end = self.state.purged().map_or(0, |p| p.index.saturating_add(1));
         let mut first = None;
         let mut last = None;
         for segment in &self.segments {
@@ -568,7 +568,7 @@ fn scan_log_dir(report: &mut DirReport) -> Result<(), ScanError> {
         }
     }
     report.state = read_state(&dir, &names);
-    let purged_end = report.state.purged().map(|p| p.index + 1);
+    let purged_end = report.state.purged().map(|p| p.index.saturating_add(1));
     let scan = scan_segments(&dir, &names, purged_end, None);
     report.segments = scan.segments;
     report.log_problems = scan.problems;
@@ -701,7 +701,9 @@ pub fn scan_segments(
         let keep = keep_from.map(|from| from.max(purged_end.unwrap_or(0)));
         let status = scan_one_segment(&path, *first_index, is_last, keep, &mut out.entries);
         prev = match &status {
-            SegmentStatus::Scanned { records, .. } => Some((first_index + records, path.clone())),
+            SegmentStatus::Scanned { records, .. } => {
+                Some((first_index.saturating_add(*records), path.clone()))
+            }
             _ => None,
         };
         out.segments.push(SegmentReport {
@@ -754,7 +756,7 @@ fn scan_one_segment(
     let mut last_term = None;
     let mut kept_here = Vec::new();
     for (i, record) in scan.records.iter().enumerate() {
-        let index = first_index + i as u64;
+        let index = first_index.saturating_add(i as u64);
         let payload = bytes.get(record.payload.clone()).unwrap_or_default();
         if payload.len() > RECORD_BYTES_MAX {
             return SegmentStatus::Corrupt {
@@ -798,7 +800,9 @@ fn scan_one_segment(
     let records = scan.records.len() as u64;
     SegmentStatus::Scanned {
         records,
-        last_index: records.checked_sub(1).map(|n| first_index + n),
+        last_index: records
+            .checked_sub(1)
+            .map(|n| first_index.saturating_add(n)),
         last_term,
         data_bytes: scan.data_end,
         torn: scan.torn.map(|t| (t.offset, t.reason)),
@@ -840,7 +844,7 @@ pub fn read_log_entries(log_dir: &Path, from_index: u64) -> Result<LogEntries, S
     let scan = scan_segments(
         log_dir,
         &names,
-        purged.map(|p| p.index + 1),
+        purged.map(|p| p.index.saturating_add(1)),
         Some(from_index),
     );
     let mut problems = scan.problems;

@@ -485,3 +485,81 @@ fn inspect_reports_corruption() {
     });
     node.terminate().unwrap();
 }
+
+/// Every file of `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fingerprint(dir).into_keys().map(|p| dir.join(p)).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn tools_never_panic_on_damage() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let seed = crate::support::seed_for("tools_never_panic_on_damage");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let rt = runtime();
+    let mut node = Node::new(
+        &[
+            ("snapCount", "20"),
+            ("preAllocSize", "4"),
+            ("corral.logSegmentBytes", "4096"),
+        ],
+        false,
+    );
+    node.start().unwrap();
+    let addr = node.addr();
+    rt.block_on(async {
+        let client = connect(&addr).await.unwrap();
+        create(&client, "/d", b"", open_acl(), CreateMode::Persistent).await;
+        for i in 0..80 {
+            let data = format!("{i}").repeat(i % 7 + 1);
+            create(
+                &client,
+                &format!("/d/{i}"),
+                data.as_bytes(),
+                open_acl(),
+                CreateMode::Persistent,
+            )
+            .await;
+        }
+        let _ = client.close().await;
+    });
+    node.terminate().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    for round in 0..30 {
+        let dir = scratch.path().join(format!("r{round}"));
+        copy_dir(&node.data_dir(), &dir);
+        let victims = files(&dir);
+        let victim = &victims[rng.gen_range(0..victims.len())];
+        let mut bytes = std::fs::read(victim).unwrap();
+        let damage = if bytes.is_empty() || rng.gen_bool(0.2) {
+            let keep = rng.gen_range(0..=bytes.len());
+            bytes.truncate(keep);
+            format!("cut to {keep} bytes")
+        } else {
+            let at = rng.gen_range(0..bytes.len());
+            bytes[at] ^= 1 << rng.gen_range(0..8);
+            format!("bit flip at {at}")
+        };
+        std::fs::write(victim, bytes).unwrap();
+        let dir_text = dir.display().to_string();
+        for args in [
+            vec!["inspect", &dir_text],
+            vec!["dump", &dir_text, "--json"],
+        ] {
+            let output = corral_data(&args);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.code().is_some_and(|c| c == 0 || c == 1)
+                    && !stderr.contains("panicked"),
+                "seed {seed} round {round}: {args:?} after {damage} in {}: {:?}\n{stderr}",
+                victim.display(),
+                output.status
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

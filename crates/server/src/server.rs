@@ -41,6 +41,12 @@ pub enum ServerError {
 
 /// Subdirectory of `dataLogDir` holding the raft log (our write-ahead log).
 pub const LOG_DIR_NAME: &str = "corral-log";
+/// Encoded bytes of recent log entries kept in memory. Entries are applied (and, in an
+/// ensemble, replicated) right after they are appended, so a small window serves almost every
+/// read; decoded entries take a few times their encoded size, so a large cache would cost more
+/// memory than the tree of a big ensemble.
+const LOG_CACHE_BYTES_MAX: u64 = 8 * 1024 * 1024;
+
 /// Subdirectory of `dataDir` holding tree snapshots.
 pub const SNAPSHOT_DIR_NAME: &str = "corral-snapshots";
 
@@ -237,6 +243,7 @@ fn open_storage(
     log_config.force_sync = config.force_sync;
     log_config.prealloc_bytes = config.pre_alloc_bytes.max(4096);
     log_config.segment_bytes_max = config.log_segment_bytes;
+    log_config.cache_bytes_max = LOG_CACHE_BYTES_MAX;
     let log_store = LogStore::open(log_config).map_err(|e| ServerError::Storage(e.to_string()))?;
     let snapshots =
         corral_storage::snapshot::SnapshotStore::open(config.data_dir.join(SNAPSHOT_DIR_NAME))

@@ -129,6 +129,8 @@ fn write_snapshot_file(
         Ok(SnapshotFile { path: info.path })
     })();
     core.tree.write().end_snapshot(token);
+    // The chunks and the node versions preserved meanwhile are freed now.
+    crate::server::release_free_memory();
     let file = result?;
     match store.purge(retain_count) {
         Ok(purge) if !purge.removed.is_empty() => {

@@ -218,8 +218,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let tasks = vec![
         tokio::spawn(accept_loop(listener, ctx.clone(), stopped.clone())),
         tokio::spawn(expiry_loop(ctx.clone(), stopped.clone())),
-        tokio::spawn(reaper_loop(ctx.clone(), stopped.clone())),
-        tokio::spawn(memory_trim_loop(stopped)),
+        tokio::spawn(reaper_loop(ctx.clone(), stopped)),
     ];
     tracing::info!(%local_addr, server_id, "serving clients");
     Ok(RunningServer {
@@ -290,30 +289,17 @@ async fn check_log_covers_snapshot(
     Ok(())
 }
 
-/// How often freed heap memory is handed back to the system.
-const MEMORY_TRIM_INTERVAL: Duration = Duration::from_secs(30);
-
 /// glibc keeps memory freed in the middle of its heap (request buffers, replayed log entries,
 /// snapshot chunks) mapped until told otherwise; returning it keeps the resident size close to
-/// what the tree really uses, which is what an operator sizes a machine by.
+/// what the tree really uses, which is what an operator sizes a machine by. Called after the
+/// rare events that free a lot at once (log replay, a snapshot), not periodically: trimming
+/// walks the whole heap under the allocator's locks and would show in tail latency.
 pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks and trims the allocator's own free lists; it takes the
     // allocator's locks and is safe to call from any thread at any time.
     unsafe {
         libc::malloc_trim(0);
-    }
-}
-
-async fn memory_trim_loop(mut stopped: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(MEMORY_TRIM_INTERVAL);
-    interval.tick().await;
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = interval.tick() => {}
-        }
-        let _ = tokio::task::spawn_blocking(release_free_memory).await;
     }
 }
 

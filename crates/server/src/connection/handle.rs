@@ -24,6 +24,9 @@ pub const OUTBOUND_QUEUED_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 pub type ConnectionId = u64;
 
+/// Initial size of a reply buffer: most replies (a Stat, a path, a 100-byte value) fit.
+const REPLY_BYTES_TYPICAL: usize = 256;
+
 /// Something for the writer task.
 #[derive(Debug)]
 pub enum Outbound {
@@ -234,7 +237,8 @@ impl ConnectionHandle {
     }
 
     pub fn send_reply(&self, xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) {
-        let mut out = BytesMut::with_capacity(64);
+        // Header (16) + Stat (68) + a path or a small value fits without growing the buffer.
+        let mut out = BytesMut::with_capacity(REPLY_BYTES_TYPICAL);
         let start = begin_frame(&mut out);
         encode_reply(xid, zxid, result, &mut out);
         finish_frame(&mut out, start);

@@ -65,7 +65,7 @@ impl Context {
                 server_id: self.core.server_id,
                 connection_id: handle.id,
             }),
-            txn,
+            txn: Arc::new(txn),
         };
         handle.write_submitted();
         if let Err(err) = self.raft.client_write_ff(entry, None).await {
@@ -78,7 +78,10 @@ impl Context {
 
     /// Submits a server-internal txn (expiry, reaping) that no client waits for.
     async fn submit_internal(&self, txn: Txn) -> bool {
-        let entry = LogEntry { origin: None, txn };
+        let entry = LogEntry {
+            origin: None,
+            txn: Arc::new(txn),
+        };
         self.raft.client_write_ff(entry, None).await.is_ok()
     }
 }

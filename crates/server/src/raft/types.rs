@@ -1,6 +1,7 @@
 //! openraft's type configuration for Corral.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,11 +16,12 @@ pub struct Origin {
     pub connection_id: u64,
 }
 
-/// The payload of a normal log entry.
+/// The payload of a normal log entry. The txn is shared: the log store's cache, openraft and
+/// the state machine each hold the entry, and cloning it must not copy paths and data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub origin: Option<Origin>,
-    pub txn: Txn,
+    pub txn: Arc<Txn>,
 }
 
 impl fmt::Display for LogEntry {

@@ -2,10 +2,9 @@
 //! bystander session that must keep working after each case, and a raw TCP connection that
 //! writes exactly the bytes a case needs and reads frames (or the close) back.
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 use corral_proto::connect::{ConnectRequest, ConnectResponse};
@@ -17,34 +16,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zookeeper_client as zk;
 
-/// Bound on any single step a test waits for.
-pub const STEP: Duration = Duration::from_secs(10);
+#[path = "../common/wait.rs"]
+mod wait;
+pub use wait::{eventually, within, STEP};
 
 /// `jute.maxbuffer`'s default: the largest frame the server accepts.
 pub const MAX_FRAME: usize = 0xfffff;
-
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(STEP, future).await {
-        Ok(output) => output,
-        Err(_) => panic!("{what}: nothing within {STEP:?}"),
-    }
-}
-
-/// Polls `probe` every 20 ms until it returns `Some`, failing the test after `limit`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A server under attack and the session that must not notice.
 pub struct Target {

@@ -3,17 +3,17 @@
 //! four-letter words over async TCP (a blocking call would stall the test's runtime and with
 //! it the client's session task).
 
-use std::future::Future;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corral_testkit::CorralProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zookeeper_client as zk;
 
-/// Bound on any single step a test waits for (a reply, an event, a connect).
-pub const STEP: Duration = Duration::from_secs(10);
+#[path = "../common/wait.rs"]
+mod wait;
+pub use wait::{eventually, within, STEP};
 
 /// Session timeout the tests' ordinary clients ask for.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,30 +38,6 @@ pub const EPHEMERAL_SEQUENTIAL: zk::CreateOptions<'static> =
     zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
 pub const CONTAINER: zk::CreateOptions<'static> =
     zk::CreateMode::Container.with_acls(zk::Acls::anyone_all());
-
-/// Awaits `future`, failing the test if it takes longer than [`STEP`].
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(STEP, future).await {
-        Ok(output) => output,
-        Err(_) => panic!("{what}: nothing within {STEP:?}"),
-    }
-}
-
-/// Polls `probe` every 20 ms until it returns `Some`, failing the test after `limit`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// One `corral server` process with its own data directory.
 pub struct Server {

@@ -146,25 +146,25 @@ impl Pipeline {
             core.last_zxid()
         };
         let conn = self.handle.id;
-        let identities = self.handle.identities();
         let reply_xid = if matches!(request, Request::Ping) {
             xid::PING
         } else {
             xid
         };
-        let result = {
+        // The identities are borrowed, not copied: this runs for every read.
+        let result = self.handle.with_identities(|identities| {
             let mut watches = core.watches.lock();
             let mut local = Local {
                 tree: &tree,
                 watches: &mut watches,
                 conn,
-                identities: &identities,
+                identities,
                 session_id: self.handle.session_id(),
                 handle: &self.handle,
                 reconfig_enabled: core.config.reconfig_enabled,
             };
             local.run(request)
-        };
+        });
         self.handle.send_reply(reply_xid, zxid, &result);
         drop(tree);
         Ok(())

@@ -11,6 +11,21 @@ use crate::jute::{DecodeError, Jute, Reader};
 /// Length of the session password ZooKeeper hands out.
 pub const PASSWORD_BYTES: usize = 16;
 
+/// The optional last field of both handshake records: absent when nothing is left.
+fn read_trailing_read_only(reader: &mut Reader<'_>) -> Result<Option<bool>, DecodeError> {
+    if reader.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(reader.read_bool()?))
+}
+
+/// Writes the optional last field only when it is present (its presence is echoed).
+fn put_trailing_read_only(read_only: Option<bool>, out: &mut BytesMut) {
+    if let Some(read_only) = read_only {
+        read_only.encode(out);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConnectRequest {
     pub protocol_version: i32,
@@ -30,11 +45,7 @@ impl ConnectRequest {
         let timeout_ms = reader.read_i32()?;
         let session_id = reader.read_i64()?;
         let password = reader.read_buffer()?;
-        let read_only = if reader.is_empty() {
-            None
-        } else {
-            Some(reader.read_bool()?)
-        };
+        let read_only = read_trailing_read_only(&mut reader)?;
         Ok(ConnectRequest {
             protocol_version,
             last_zxid_seen,
@@ -51,9 +62,7 @@ impl ConnectRequest {
         out.put_i32(self.timeout_ms);
         out.put_i64(self.session_id);
         self.password.encode(out);
-        if let Some(read_only) = self.read_only {
-            read_only.encode(out);
-        }
+        put_trailing_read_only(self.read_only, out);
     }
 }
 
@@ -85,9 +94,7 @@ impl ConnectResponse {
         out.put_i32(self.timeout_ms);
         out.put_i64(self.session_id);
         self.password.encode(out);
-        if let Some(read_only) = self.read_only {
-            read_only.encode(out);
-        }
+        put_trailing_read_only(self.read_only, out);
     }
 
     pub fn decode(body: &[u8]) -> Result<ConnectResponse, DecodeError> {
@@ -96,11 +103,7 @@ impl ConnectResponse {
         let timeout_ms = reader.read_i32()?;
         let session_id = reader.read_i64()?;
         let password = reader.read_buffer()?;
-        let read_only = if reader.is_empty() {
-            None
-        } else {
-            Some(reader.read_bool()?)
-        };
+        let read_only = read_trailing_read_only(&mut reader)?;
         Ok(ConnectResponse {
             protocol_version,
             timeout_ms,

@@ -85,7 +85,14 @@ impl Core {
     pub fn apply_entry(&self, index: u64, entry: &LogEntry) {
         let zxid = index as i64;
         let mut tree = self.tree.write();
-        let outcome = tree.apply(zxid, &entry.txn);
+        // Watches are only registered under the tree's read lock, so none can appear
+        // between this check and the apply; with none anywhere, triggers are not built.
+        let watched = !self.watches.lock().is_empty();
+        let outcome = if watched {
+            tree.apply(zxid, &entry.txn)
+        } else {
+            tree.apply_unwatched(zxid, &entry.txn)
+        };
         self.applied_zxid.fetch_max(zxid, Ordering::AcqRel);
         self.fire_triggers(&tree, &outcome.triggers, zxid);
         // The tracker must know a new session before its client can send a request, and a

@@ -298,6 +298,11 @@ impl WatchRegistry {
         }
     }
 
+    /// Whether no connection holds any watch (a connection's entry goes with its last watch).
+    pub fn is_empty(&self) -> bool {
+        self.by_conn.is_empty()
+    }
+
     /// Every watch of every kind (`mntr`'s `zk_watch_count`).
     pub fn total_watches(&self) -> usize {
         self.by_conn.values().map(|s| s.len()).sum()
@@ -370,6 +375,26 @@ mod tests {
         assert_eq!(conns(&first), vec![(1, event_type::NODE_DATA_CHANGED)]);
         assert!(w.trigger("/a", WatchEvent::NodeDataChanged).is_empty());
         assert_eq!(w.total_watches(), 0);
+        assert!(
+            w.is_empty(),
+            "the apply path skips triggers on an empty registry"
+        );
+    }
+
+    #[test]
+    fn is_empty_follows_every_way_a_watch_goes() {
+        let mut w = WatchRegistry::default();
+        assert!(w.is_empty());
+        w.add_persistent(1, "/a", true);
+        w.add_standard(2, "/b", StandardWatch::Child);
+        assert!(!w.is_empty());
+        assert!(w.remove(1, "/a", watcher_type::PERSISTENT_RECURSIVE));
+        assert!(!w.is_empty());
+        w.trigger("/b", WatchEvent::NodeChildrenChanged);
+        assert!(w.is_empty());
+        w.add_standard(3, "/c", StandardWatch::Data);
+        w.remove_connection(3);
+        assert!(w.is_empty());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Response, ErrorCode> {
         let effect = {
-            let mut prep = Prep::new(self);
+            let mut prep = Prep::single(self);
             match op {
                 WriteOp::Create { op, request } => prep.create(&create_args(*op, request), ctx),
                 WriteOp::Delete(r) => prep.delete(r, ctx),

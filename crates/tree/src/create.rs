@@ -53,11 +53,11 @@ fn validate_ttl(mode: CreateMode, ttl: i64) -> Result<(), ErrorCode> {
 }
 
 impl Prep<'_> {
-    pub(crate) fn create(
+    pub(crate) fn create<'a>(
         &mut self,
-        args: &CreateArgs<'_>,
+        args: &CreateArgs<'a>,
         ctx: &Ctx<'_>,
-    ) -> Result<Effect, ErrorCode> {
+    ) -> Result<Effect<'a>, ErrorCode> {
         if !matches!(
             args.op,
             OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl
@@ -116,23 +116,25 @@ impl Prep<'_> {
             _ => 0,
         };
 
-        parent.child_count += 1;
-        parent.cversion = parent_cversion;
-        self.put(parent_path, Some(parent));
-        self.put(
-            &path,
-            Some(Rec {
-                version: 0,
-                cversion: 0,
-                aversion: 0,
-                owner: record_owner,
-                child_count: 0,
-                acl: acl.clone().into(),
-            }),
-        );
+        if self.tracks_changes() {
+            parent.child_count += 1;
+            parent.cversion = parent_cversion;
+            self.put(parent_path, Some(parent));
+            self.put(
+                &path,
+                Some(Rec {
+                    version: 0,
+                    cversion: 0,
+                    aversion: 0,
+                    owner: record_owner,
+                    child_count: 0,
+                    acl: acl.clone().into(),
+                }),
+            );
+        }
         Ok(Effect::Create {
             path,
-            data: args.data.clone(),
+            data: args.data.as_ref(),
             acl,
             owner: stored_owner,
             parent_cversion,
@@ -160,7 +162,7 @@ mod tests {
 
     fn seq(path: &str) -> TxnKind {
         TxnKind::Write {
-            identities: vec![],
+            identities: Vec::new().into(),
             op: WriteOp::Create {
                 op: OpCode::Create,
                 request: CreateTtlRequest {

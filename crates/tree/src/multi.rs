@@ -74,7 +74,7 @@ impl DataTree {
         let mut effects = Vec::with_capacity(ops.len());
         let mut failure = None;
         {
-            let mut prep = Prep::new(self);
+            let mut prep = Prep::multi(self);
             for (index, (op, kind)) in ops.iter().zip(&kinds).enumerate() {
                 let validated = match (op, kind) {
                     (MultiOp::Create { request, .. }, Some((effective, ttl))) => prep.create(

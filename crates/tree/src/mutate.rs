@@ -32,7 +32,7 @@ impl DataTree {
     pub(crate) fn commit(
         &mut self,
         ctx: &Ctx<'_>,
-        effect: Effect,
+        effect: Effect<'_>,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Applied {
         let result = match effect {
@@ -44,32 +44,24 @@ impl DataTree {
                 parent_cversion,
                 with_stat,
             } => self
-                .create_node(
-                    &path,
-                    data.as_ref(),
-                    acl,
-                    owner,
-                    parent_cversion,
-                    ctx,
-                    triggers,
-                )
+                .create_node(&path, data, acl, owner, parent_cversion, ctx, triggers)
                 .map(|stat| Applied::Created {
                     path,
                     stat,
                     with_stat,
                 }),
             Effect::Delete { path } => self
-                .delete_node(&path, ctx.zxid, triggers)
+                .delete_node(path, ctx.zxid, triggers)
                 .then_some(Applied::Deleted),
             Effect::SetData {
                 path,
                 data,
                 version,
             } => self
-                .set_data(&path, data.as_ref(), version, ctx, triggers)
+                .set_data(path, data, version, ctx, triggers)
                 .map(Applied::DataSet),
             Effect::SetAcl { path, acl, version } => {
-                self.set_acl(&path, acl, version).map(Applied::AclSet)
+                self.set_acl(path, acl, version).map(Applied::AclSet)
             }
             Effect::Check => Some(Applied::Checked),
         };
@@ -78,6 +70,9 @@ impl DataTree {
     }
 
     fn trigger(&self, triggers: &mut Vec<WatchTrigger>, path: &str, event: WatchEvent, acl: u32) {
+        if !self.collect_triggers {
+            return;
+        }
         triggers.push(WatchTrigger {
             path: path.to_owned(),
             event,

@@ -38,12 +38,14 @@ pub(crate) struct Rec {
     pub(crate) acl: Arc<[Acl]>,
 }
 
-/// A validated change; applying it cannot fail.
+/// A validated change; applying it cannot fail. Borrows paths and data from the txn's ops
+/// (`'a`) rather than copying them: the effect is applied before the txn is let go.
 #[derive(Debug, Clone)]
-pub(crate) enum Effect {
+pub(crate) enum Effect<'a> {
     Create {
+        /// Owned: a sequential create's path is made here, and the reply carries it.
         path: String,
-        data: Option<Bytes>,
+        data: Option<&'a Bytes>,
         acl: Vec<Acl>,
         /// The owner the node is stored with (decided by the op type, as the txn type does).
         owner: i64,
@@ -53,15 +55,15 @@ pub(crate) enum Effect {
         with_stat: bool,
     },
     Delete {
-        path: String,
+        path: &'a str,
     },
     SetData {
-        path: String,
-        data: Option<Bytes>,
+        path: &'a str,
+        data: Option<&'a Bytes>,
         version: i32,
     },
     SetAcl {
-        path: String,
+        path: &'a str,
         acl: Vec<Acl>,
         version: i32,
     },
@@ -70,20 +72,36 @@ pub(crate) enum Effect {
 
 pub(crate) struct Prep<'t> {
     pub(crate) tree: &'t DataTree,
-    overlay: HashMap<String, Option<Rec>>,
+    /// The change records; `None` when validating a single op, which nothing reads after it
+    /// (keeping them cost a map, a path copy and an ACL copy per write for nothing).
+    overlay: Option<HashMap<String, Option<Rec>>>,
 }
 
 impl<'t> Prep<'t> {
-    pub(crate) fn new(tree: &'t DataTree) -> Prep<'t> {
+    /// Validates one op on its own.
+    pub(crate) fn single(tree: &'t DataTree) -> Prep<'t> {
         Prep {
             tree,
-            overlay: HashMap::new(),
+            overlay: None,
         }
+    }
+
+    /// Validates the ops of a multi in order, each seeing the changes of those before it.
+    pub(crate) fn multi(tree: &'t DataTree) -> Prep<'t> {
+        Prep {
+            tree,
+            overlay: Some(HashMap::new()),
+        }
+    }
+
+    /// Whether later ops will read the change records ([`Prep::put`] is a no-op otherwise).
+    pub(crate) fn tracks_changes(&self) -> bool {
+        self.overlay.is_some()
     }
 
     /// `getRecordForPath`: the scratch view first, then the tree (where "" is the root).
     pub(crate) fn record(&self, path: &str) -> Option<Rec> {
-        if let Some(rec) = self.overlay.get(path) {
+        if let Some(rec) = self.overlay.as_ref().and_then(|o| o.get(path)) {
             return rec.clone();
         }
         let tree = self.tree;
@@ -103,7 +121,9 @@ impl<'t> Prep<'t> {
     }
 
     pub(crate) fn put(&mut self, path: &str, rec: Option<Rec>) {
-        self.overlay.insert(path.to_owned(), rec);
+        if let Some(overlay) = &mut self.overlay {
+            overlay.insert(path.to_owned(), rec);
+        }
     }
 
     /// `sessionTracker.checkSession`: the session must be live.
@@ -134,11 +154,11 @@ impl<'t> Prep<'t> {
 
     /// delete: session; no `/`, NUL or a protected path → BADARGUMENTS; parent NONODE;
     /// DELETE on the parent; NONODE; BADVERSION; NOTEMPTY.
-    pub(crate) fn delete(
+    pub(crate) fn delete<'a>(
         &mut self,
-        req: &DeleteRequest,
+        req: &'a DeleteRequest,
         ctx: &Ctx<'_>,
-    ) -> Result<Effect, ErrorCode> {
+    ) -> Result<Effect<'a>, ErrorCode> {
         self.check_session(ctx)?;
         let path = req.path.as_str();
         let parent_path = path::parent_for_write(path)
@@ -154,17 +174,15 @@ impl<'t> Prep<'t> {
         parent.child_count -= 1;
         self.put(parent_path, Some(parent));
         self.put(path, None);
-        Ok(Effect::Delete {
-            path: path.to_owned(),
-        })
+        Ok(Effect::Delete { path })
     }
 
     /// setData: session; path validation; NONODE; WRITE; BADVERSION.
-    pub(crate) fn set_data(
+    pub(crate) fn set_data<'a>(
         &mut self,
-        req: &SetDataRequest,
+        req: &'a SetDataRequest,
         ctx: &Ctx<'_>,
-    ) -> Result<Effect, ErrorCode> {
+    ) -> Result<Effect<'a>, ErrorCode> {
         self.check_session(ctx)?;
         validate(&req.path)?;
         let mut node = self.record_or_nonode(&req.path)?;
@@ -173,19 +191,19 @@ impl<'t> Prep<'t> {
         node.version = version;
         self.put(&req.path, Some(node));
         Ok(Effect::SetData {
-            path: req.path.clone(),
-            data: req.data.clone(),
+            path: &req.path,
+            data: req.data.as_ref(),
             version,
         })
     }
 
     /// setACL: session; path validation; ACL fix-up (INVALIDACL, before NONODE); NONODE;
     /// ADMIN; BADVERSION against aversion.
-    pub(crate) fn set_acl(
+    pub(crate) fn set_acl<'a>(
         &mut self,
-        req: &SetAclRequest,
+        req: &'a SetAclRequest,
         ctx: &Ctx<'_>,
-    ) -> Result<Effect, ErrorCode> {
+    ) -> Result<Effect<'a>, ErrorCode> {
         self.check_session(ctx)?;
         validate(&req.path)?;
         let acl = self.fixup_acl(&req.acl, ctx)?;
@@ -196,18 +214,18 @@ impl<'t> Prep<'t> {
         node.acl = acl.clone().into();
         self.put(&req.path, Some(node));
         Ok(Effect::SetAcl {
-            path: req.path.clone(),
+            path: &req.path,
             acl,
             version,
         })
     }
 
     /// check (in multi): session; path validation; NONODE; READ; BADVERSION.
-    pub(crate) fn check(
+    pub(crate) fn check<'a>(
         &mut self,
-        req: &CheckVersionRequest,
+        req: &'a CheckVersionRequest,
         ctx: &Ctx<'_>,
-    ) -> Result<Effect, ErrorCode> {
+    ) -> Result<Effect<'a>, ErrorCode> {
         self.check_session(ctx)?;
         validate(&req.path)?;
         let node = self.record_or_nonode(&req.path)?;

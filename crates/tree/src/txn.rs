@@ -2,6 +2,8 @@
 //! non-deterministic the leader decided once (session id, time, password, the caller's
 //! identities), so every replica applies it to the same result.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use corral_proto::multi::MultiOp;
@@ -30,7 +32,9 @@ pub enum TxnKind {
     CloseSession { expired: bool },
     /// A client write. `identities` are the connection's authenticated ids at the time the
     /// request arrived (always including `ip:<addr>`; `super:` when the connection is super).
-    Write { identities: Vec<Id>, op: WriteOp },
+    /// Shared with the connection, which hands the same list to every write it submits
+    /// (encoded like a `Vec`, so the log format does not depend on it).
+    Write { identities: Arc<[Id]>, op: WriteOp },
     /// The container/TTL reaper's delete (opcode 20): fails harmlessly if the node gained a
     /// child or changed meanwhile.
     DeleteContainer { path: String },

@@ -99,7 +99,7 @@ impl Builder {
                 cxid: 0,
                 time_ms: 1_700_000_000_000 + self.zxid,
                 kind: TxnKind::Write {
-                    identities: vec![],
+                    identities: Vec::new().into(),
                     op,
                 },
             },

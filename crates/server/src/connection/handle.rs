@@ -94,7 +94,8 @@ pub struct ConnectionHandle {
     outstanding_writes: AtomicUsize,
     writes_done: Notify,
     /// Authenticated identities; always starts with `ip:<address>`.
-    identities: RwLock<Vec<Id>>,
+    /// Shared (not copied) with every write the connection submits; replaced on change.
+    identities: RwLock<Arc<[Id]>>,
     /// 0 until the session is established.
     session_id: AtomicI64,
     pub session_timeout_ms: AtomicI64,
@@ -127,7 +128,7 @@ impl ConnectionHandle {
             abort_signal: Notify::new(),
             outstanding_writes: AtomicUsize::new(0),
             writes_done: Notify::new(),
-            identities: RwLock::new(vec![ip_id]),
+            identities: RwLock::new(Arc::from([ip_id])),
             session_id: AtomicI64::new(0),
             session_timeout_ms: AtomicI64::new(0),
             echo_read_only: AtomicBool::new(false),
@@ -145,7 +146,7 @@ impl ConnectionHandle {
         self.session_id.store(session_id, Ordering::Release);
     }
 
-    pub fn identities(&self) -> Vec<Id> {
+    pub fn identities(&self) -> Arc<[Id]> {
         self.identities.read().clone()
     }
 
@@ -156,7 +157,7 @@ impl ConnectionHandle {
     pub fn add_identity(&self, id: Id) {
         let mut ids = self.identities.write();
         if !ids.contains(&id) {
-            ids.push(id);
+            *ids = ids.iter().cloned().chain(std::iter::once(id)).collect();
         }
     }
 

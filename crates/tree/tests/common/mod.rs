@@ -84,7 +84,7 @@ impl H {
         self.txn(
             session_id,
             TxnKind::Write {
-                identities: ids,
+                identities: ids.into(),
                 op,
             },
         )

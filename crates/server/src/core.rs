@@ -13,10 +13,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
 use corral_proto::connect::ConnectResponse;
 use corral_proto::consts::perms;
-use corral_proto::frame::{begin_frame, finish_frame};
 use corral_proto::response::Response;
 use corral_tree::{ApplyOutcome, DataTree, TreeConfig, TxnKind, WatchTrigger};
 use parking_lot::{Mutex, RwLock};
@@ -172,11 +170,7 @@ impl Core {
                         password: Some(bytes::Bytes::copy_from_slice(password)),
                         read_only: echo.then_some(false),
                     };
-                    let mut out = BytesMut::with_capacity(64);
-                    let start = begin_frame(&mut out);
-                    response.encode(&mut out);
-                    finish_frame(&mut out, start);
-                    conn.send_frame(out.freeze());
+                    conn.send_encoded(|out| response.encode(out));
                 }
             }
             TxnKind::CloseSession { .. } => {

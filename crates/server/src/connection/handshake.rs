@@ -5,9 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use corral_proto::connect::{ConnectRequest, ConnectResponse, PASSWORD_BYTES};
-use corral_proto::frame::{begin_frame, finish_frame};
 use corral_tree::{Txn, TxnKind};
 use rand::RngCore;
 
@@ -126,9 +125,5 @@ fn reattach_session(
 }
 
 fn send_connect_response(handle: &ConnectionHandle, response: &ConnectResponse) {
-    let mut out = BytesMut::with_capacity(64);
-    let start = begin_frame(&mut out);
-    response.encode(&mut out);
-    finish_frame(&mut out, start);
-    handle.send_frame(out.freeze());
+    handle.send_encoded(|out| response.encode(out));
 }

@@ -22,7 +22,6 @@ use corral_proto::frame::split_frame;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 use crate::four_letter;
 use crate::server::Context;
@@ -95,8 +94,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
     let _ = stream.set_nodelay(true);
     let id = next_connection_id();
     let (read_half, write_half) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handle = Arc::new(ConnectionHandle::new(id, peer, tx, ctx.core.stats.clone()));
+    let handle = Arc::new(ConnectionHandle::new(id, peer, ctx.core.stats.clone()));
     let max_per_ip = ctx.core.config.max_client_cnxns;
     if !ctx.core.connections.register(handle.clone(), max_per_ip) {
         tracing::warn!(%peer, max_per_ip, "too many connections from this address; closing");
@@ -106,7 +104,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
             .fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let writer = tokio::spawn(writer::run(write_half, rx, handle.clone()));
+    let writer = tokio::spawn(writer::run(write_half, handle.clone()));
     let mut inbox = Inbox {
         socket: read_half,
         buffer: BytesMut::with_capacity(16 * 1024),
@@ -154,7 +152,7 @@ async fn run(
             None
         };
         let text = four_letter::answer(word, argument, ctx).await;
-        handle.send_frame(Bytes::from(text.into_bytes()));
+        handle.send_raw(text.as_bytes());
         return Err(Closed::Server("four-letter word answered"));
     }
     let connect = inbox.read_frame().await?;

@@ -1,63 +1,50 @@
-//! The writer half of a connection: drains the outbound queue onto the socket, batching
-//! whatever is queued into one write, and closes the socket after `Outbound::Close` — or at
-//! once, dropping what is queued, when the connection is aborted.
+//! The writer half of a connection: takes whatever frames are queued in the connection's
+//! outbound buffer (all of them, in one swap) and writes them in one go; closes the socket
+//! once the frames queued before a close are written — or at once, dropping what is queued,
+//! when the connection is aborted.
 
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
 
-use super::handle::{ConnectionHandle, Outbound};
+use super::handle::ConnectionHandle;
 
-/// Largest batch gathered into one socket write.
-const WRITE_BATCH_BYTES_MAX: usize = 256 * 1024;
+/// Capacity the writer's spare buffer starts with and keeps: a batch that grew the buffer past
+/// [`SPARE_BYTES_KEPT_MAX`] (a burst of watch events, a large getChildren) is not kept for the
+/// connection's lifetime.
+const SPARE_BYTES_INITIAL: usize = 16 * 1024;
+const SPARE_BYTES_KEPT_MAX: usize = 1024 * 1024;
 
-pub async fn run(
-    mut socket: OwnedWriteHalf,
-    mut queue: mpsc::UnboundedReceiver<Outbound>,
-    handle: Arc<ConnectionHandle>,
-) {
-    let mut batch = BytesMut::with_capacity(16 * 1024);
-    let mut closing = false;
-    while !closing {
-        let next = tokio::select! {
-            next = queue.recv() => next,
+pub async fn run(mut socket: OwnedWriteHalf, handle: Arc<ConnectionHandle>) {
+    let mut batch = BytesMut::with_capacity(SPARE_BYTES_INITIAL);
+    loop {
+        let closing = tokio::select! {
+            closing = handle.take_outbound(&mut batch) => closing,
             () = handle.aborted() => break,
         };
-        let Some(first) = next else {
-            break;
-        };
-        let mut next = Some(first);
-        while let Some(item) = next.take() {
-            match item {
-                Outbound::Frame(frame) => batch.extend_from_slice(&frame),
-                Outbound::Close => {
-                    closing = true;
-                    break;
-                }
-            }
-            if batch.len() >= WRITE_BATCH_BYTES_MAX {
+        if !batch.is_empty() {
+            let written = batch.len();
+            // A client that stops reading blocks this write; an abort must still end it.
+            let result = tokio::select! {
+                result = socket.write_all(&batch) => result,
+                () = handle.aborted() => break,
+            };
+            if result.is_err() {
+                handle.close();
                 break;
             }
-            next = queue.try_recv().ok();
+            handle.frame_written(written);
+            if batch.capacity() > SPARE_BYTES_KEPT_MAX {
+                batch = BytesMut::with_capacity(SPARE_BYTES_INITIAL);
+            } else {
+                batch.clear();
+            }
         }
-        if batch.is_empty() {
-            continue;
-        }
-        let written = batch.len();
-        // A client that stops reading blocks this write; an abort must still end it.
-        let result = tokio::select! {
-            result = socket.write_all(&batch) => result,
-            () = handle.aborted() => break,
-        };
-        if result.is_err() {
-            handle.close();
+        if closing {
             break;
         }
-        handle.frame_written(written);
-        batch.clear();
     }
     let _ = socket.shutdown().await;
 }

@@ -22,6 +22,6 @@ cargo test --workspace --locked
 
 echo "== kazoo recipes against corral server"
 cargo build --locked -p corral
-CORRAL_BIN="$PWD/target/debug/corral" "${CORRAL_VENV:-$PWD/.venv}/bin/python" -m pytest -q tests/kazoo
+CORRAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/corral" "${CORRAL_VENV:-$PWD/.venv}/bin/python" -m pytest -q tests/kazoo
 
 echo "== all tests passed"

@@ -25,6 +25,7 @@ pub struct ServerArgs {
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    corral_server::memory::tune_allocator();
     init_logging(&args.log);
     let mut properties = Vec::new();
     for var in ["JVMFLAGS", "SERVER_JVMFLAGS"] {

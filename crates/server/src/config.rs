@@ -63,6 +63,9 @@ pub struct ServerConfig {
     /// Corral-specific `corral.logSegmentBytes`: a log segment is rolled over once it would
     /// grow past this size (ZooKeeper has no such key; its log files grow without bound).
     pub log_segment_bytes: u64,
+    /// Corral-specific `corral.logCacheBytes`: encoded bytes of recent log entries kept
+    /// decoded in memory (older ones are read back from the segment files when needed).
+    pub log_cache_bytes: u64,
     pub autopurge_snap_retain_count: u32,
     pub autopurge_purge_interval_hours: u32,
     pub server_id: u64,
@@ -100,6 +103,7 @@ impl Default for ServerConfig {
             force_sync: true,
             pre_alloc_bytes: 64 * 1024 * 1024,
             log_segment_bytes: 64 * 1024 * 1024,
+            log_cache_bytes: crate::server::LOG_CACHE_BYTES_DEFAULT,
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
             server_id: 1,
@@ -242,6 +246,9 @@ impl ServerConfig {
                 "corral.logSegmentBytes" => {
                     self.log_segment_bytes = parse_num::<u64>(key, value)?.clamp(4096, 1 << 30)
                 }
+                "corral.logCacheBytes" => {
+                    self.log_cache_bytes = parse_num::<u64>(key, value)?.min(1 << 32)
+                }
                 "forceSync" => self.force_sync = !value.eq_ignore_ascii_case("no"),
                 "autopurge.snapRetainCount" => {
                     self.autopurge_snap_retain_count = parse_num::<u32>(key, value)?.max(3)
@@ -377,6 +384,27 @@ mod tests {
         assert_eq!(config.max_client_cnxns, 0);
         assert!(config.four_letter_allowed("ruok"));
         assert!(!config.four_letter_allowed("mntr"));
+        assert_eq!(
+            config.log_cache_bytes,
+            crate::server::LOG_CACHE_BYTES_DEFAULT
+        );
+    }
+
+    #[test]
+    fn corral_storage_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zoo.cfg");
+        std::fs::write(
+            &path,
+            "dataDir=/tmp/zk\ncorral.logSegmentBytes=100\ncorral.logCacheBytes=65536\n",
+        )
+        .unwrap();
+        let config = ServerConfig::load(Some(&path), &[]).unwrap();
+        assert_eq!(
+            config.log_segment_bytes, 4096,
+            "clamped to the smallest segment"
+        );
+        assert_eq!(config.log_cache_bytes, 65536);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connection;
 pub mod core;
 pub mod four_letter;
+pub mod memory;
 pub mod raft;
 pub mod server;
 pub mod sessions;

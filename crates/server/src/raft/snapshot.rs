@@ -130,7 +130,7 @@ fn write_snapshot_file(
     })();
     core.tree.write().end_snapshot(token);
     // The chunks and the node versions preserved meanwhile are freed now.
-    crate::server::release_free_memory();
+    crate::memory::release_free_memory();
     let file = result?;
     match store.purge(retain_count) {
         Ok(purge) if !purge.removed.is_empty() => {

@@ -22,8 +22,8 @@ use crate::core::Core;
 type C = TypeConfig;
 
 /// Nodes copied per chunk: bounds how long one chunk holds the read lock (writes wait at most
-/// that long) without making the snapshot slow.
-const SNAPSHOT_CHUNK_NODES: usize = 16_384;
+/// that long, about 0.2 µs a node: under half a millisecond) without making the snapshot slow.
+const SNAPSHOT_CHUNK_NODES: usize = 2_048;
 
 /// Where a snapshot's bytes are: its file. openraft moves this between the state machine and
 /// (in an ensemble) the peer transport.

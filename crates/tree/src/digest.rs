@@ -58,7 +58,7 @@ pub(crate) fn digest(tree: &DataTree) -> u64 {
         ] {
             h.i64(v);
         }
-        for v in [n.version, n.cversion, n.aversion] {
+        for v in [n.version, n.cversion, n.aversion()] {
             h.i64(i64::from(v));
         }
         h.i64(i64::from(n.num_children));

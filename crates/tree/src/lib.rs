@@ -169,7 +169,9 @@ impl DataTree {
         let Some(mut node) = Node::new(path::name_of(path), Some(&[]), acl, 0, 0) else {
             return;
         };
-        node.aversion = aversion;
+        if !node.set_aversion(aversion) {
+            return;
+        }
         let parent = self.store.lookup(path::parent_of(path));
         if let Some(parent) = parent {
             self.store.insert(parent, path, node, 0);

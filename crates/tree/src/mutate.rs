@@ -233,7 +233,8 @@ impl DataTree {
         };
         let old_acl = node.acl;
         node.acl = new_acl;
-        node.aversion = version;
+        let stored = node.set_aversion(version);
+        debug_assert!(stored, "a payload could not grow by its wide section");
         let stat = node.stat(owner, extended);
         self.acls.release(old_acl);
         Some(stat)

@@ -2,8 +2,9 @@
 //!
 //! The layout is chosen for memory (a million znodes must cost little beyond their paths and
 //! data; the target is ≤ 100 bytes per znode, ZooKeeper spends ≈ 350): the persisted stat
-//! fields inline, the three zxids and two times in 48 bits each (a value that needs more moves
-//! to the payload, so any i64 is kept exactly), the ACL as a 4-byte id into the interned store,
+//! fields inline, the three zxids and two times in 44 bits each (a value that needs more moves
+//! to the payload, so any i64 is kept exactly), the ACL version in the payload too (it is 0 on
+//! all but the few nodes whose ACL was ever set), the ACL as a 4-byte id into the interned store,
 //! the children as an intrusive doubly linked list of 4-byte node ids (O(1) insert and unlink,
 //! no per-parent allocation), the parent as a 4-byte id, and only the node's *name* (not its
 //! full path) with its data in one pooled block behind a thin pointer (`payload.rs`).
@@ -71,31 +72,36 @@ pub(crate) const HAS_OWNER: u32 = 1 << 31;
 /// In `Node::tag`: the 31-bit hash of the full path the index files the node under.
 pub(crate) const PATH_HASH: u32 = !HAS_OWNER;
 
-/// The stat fields kept in 48 bits: czxid, mzxid, pzxid, ctime, mtime.
+/// The stat fields kept in 44 bits: czxid, mzxid, pzxid, ctime, mtime.
 const CZXID: usize = 0;
 const MZXID: usize = 1;
 const PZXID: usize = 2;
 const CTIME: usize = 3;
 const MTIME: usize = 4;
-/// An inline 48-bit field holding this marker has its value in the payload's wide section.
-/// Every other value in −2^47 < v < 2^47 is stored inline: ms timestamps until the year 6429,
-/// zxids (log indexes) below 1.4 · 10^14.
-const WIDE: i64 = -(1 << 47);
+/// The payload's wide slot of the ACL version (which has no inline bits).
+const AVERSION: usize = 5;
+/// Bits of each inline field above its low 32 (packed in `Node::hi`).
+const HI_BITS: u32 = 12;
+const HI_MASK: u64 = (1 << HI_BITS) - 1;
+/// An inline 44-bit field holding this marker has its value in the payload's wide section.
+/// Every other value in −2^43 < v < 2^43 is stored inline: ms timestamps until the year 2248,
+/// zxids (log indexes) below 8.7 · 10^12.
+const WIDE: i64 = -(1 << 43);
 
-/// 80 bytes: the five i64 stat fields as 48-bit values (30), the versions and the ACL id (16),
-/// the parent and the intrusive child list as 4-byte ids (20), the path hash and owner flag
-/// (4), the name and data behind a thin pointer (8). The full path is not stored: it is the
-/// names up the parent chain (see `Store::path_of`).
+/// 72 bytes: the five i64 stat fields as 44-bit values (28), the two versions and the ACL id
+/// (12), the parent and the intrusive child list as 4-byte ids (20), the path hash and owner
+/// flag (4), the name and data behind a thin pointer (8). The full path is not stored: it is
+/// the names up the parent chain (see `Store::path_of`).
 #[derive(Clone)]
 pub(crate) struct Node {
-    /// Low 32 and high 16 bits of czxid, mzxid, pzxid, ctime, mtime (see [`WIDE`]).
+    /// Low 32 bits of czxid, mzxid, pzxid, ctime, mtime (see [`WIDE`]).
     lo: [u32; 5],
-    hi: [u16; 5],
+    /// Their next [`HI_BITS`] bits each, field `i` at bit `HI_BITS * i`.
+    hi: u64,
     payload: Payload,
     pub(crate) version: i32,
     /// The stored counter: number of child creations (see [`Node::stat`]).
     pub(crate) cversion: i32,
-    pub(crate) aversion: i32,
     pub(crate) acl: AclId,
     /// The parent's id ([`NIL`] for the root).
     pub(crate) parent: NodeId,
@@ -120,11 +126,10 @@ impl Node {
     ) -> Option<Node> {
         let mut node = Node {
             lo: [0; 5],
-            hi: [0; 5],
+            hi: 0,
             payload: Payload::new(name.as_bytes(), data)?,
             version: 0,
             cversion: 0,
-            aversion: 0,
             acl,
             parent: NIL,
             first_child: NIL,
@@ -153,11 +158,10 @@ impl Node {
     ) -> Option<Node> {
         let mut node = Node {
             lo: [0; 5],
-            hi: [0; 5],
+            hi: 0,
             payload,
             version: versions[0],
             cversion: versions[1],
-            aversion: versions[2],
             acl,
             parent,
             first_child: NIL,
@@ -170,13 +174,16 @@ impl Node {
             & node.set_field(MZXID, zxids[1])
             & node.set_field(PZXID, zxids[2])
             & node.set_field(CTIME, times[0])
-            & node.set_field(MTIME, times[1]);
+            & node.set_field(MTIME, times[1])
+            & node.set_aversion(versions[2]);
         ok.then_some(node)
     }
 
     fn field(&self, i: usize) -> i64 {
-        let raw = (u64::from(self.hi[i]) << 32) | u64::from(self.lo[i]);
-        let value = ((raw << 16) as i64) >> 16;
+        let hi = (self.hi >> (HI_BITS * i as u32)) & HI_MASK;
+        let raw = (hi << 32) | u64::from(self.lo[i]);
+        let unused = 64 - 32 - HI_BITS;
+        let value = ((raw << unused) as i64) >> unused;
         if value == WIDE {
             self.payload.wide(i)
         } else {
@@ -196,8 +203,24 @@ impl Node {
             WIDE
         };
         self.lo[i] = inline as u32;
-        self.hi[i] = (inline >> 32) as u16;
+        let shift = HI_BITS * i as u32;
+        let hi = ((inline >> 32) as u64) & HI_MASK;
+        self.hi = (self.hi & !(HI_MASK << shift)) | (hi << shift);
         true
+    }
+
+    /// The ACL version: 0 unless the payload has a wide section, which holds it.
+    pub(crate) fn aversion(&self) -> i32 {
+        self.payload.wide(AVERSION) as i32
+    }
+
+    /// False (nothing changed) only if the payload cannot grow (out of memory aside,
+    /// unreachable).
+    pub(crate) fn set_aversion(&mut self, aversion: i32) -> bool {
+        if aversion == self.aversion() {
+            return true;
+        }
+        self.payload.set_wide(AVERSION, i64::from(aversion))
     }
 
     pub(crate) fn czxid(&self) -> i64 {
@@ -283,7 +306,7 @@ impl Node {
             mtime: self.mtime(),
             version: self.version,
             cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
-            aversion: self.aversion,
+            aversion: self.aversion(),
             ephemeral_owner,
             data_length: self.data_len() as i32,
             num_children,
@@ -303,7 +326,7 @@ mod tests {
             "size_of::<Node>() = {size} bytes (Option<Node> = {})",
             std::mem::size_of::<Option<Node>>()
         );
-        assert!(size <= 80, "Node grew to {size} bytes");
+        assert!(size <= 72, "Node grew to {size} bytes");
         assert_eq!(
             std::mem::size_of::<Option<Node>>(),
             size,
@@ -318,6 +341,10 @@ mod tests {
             1,
             -1,
             1_700_000_000_000,
+            (1 << 43) - 1,
+            -(1 << 43) + 1,
+            1 << 43,
+            -(1 << 43),
             (1 << 47) - 1,
             -(1 << 47) + 1,
             1 << 47,
@@ -339,6 +366,33 @@ mod tests {
             );
             assert_eq!(c.name(), "x");
         }
+    }
+
+    #[test]
+    fn fields_do_not_disturb_each_other_and_aversion_lives_in_the_payload() {
+        let mut n = Node::new("x", Some(b"d"), 0, (1 << 43) - 1, -(1 << 43) + 1).unwrap();
+        assert!(n.set_pzxid(-1));
+        assert_eq!(
+            (n.czxid(), n.mzxid(), n.pzxid(), n.ctime(), n.mtime()),
+            (
+                (1 << 43) - 1,
+                (1 << 43) - 1,
+                -1,
+                -(1 << 43) + 1,
+                -(1 << 43) + 1
+            )
+        );
+        assert_eq!(n.aversion(), 0);
+        assert!(n.set_aversion(i32::MIN));
+        assert!(n.set_data(Some(b"other")));
+        let c = n.clone();
+        assert_eq!(
+            (c.aversion(), c.pzxid(), c.data()),
+            (i32::MIN, -1, Some(&b"other"[..]))
+        );
+        assert!(n.set_aversion(0));
+        assert_eq!(n.aversion(), 0);
+        assert_eq!(n.stat(0, false).aversion, 0);
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //! blocks up to 512 bytes come from a headerless size-class pool (`pool.rs`) rather than
 //! malloc. Layout of the block:
 //!
-//! `[name len: varint][code: varint][wide: 5 × i64 LE, if code bit 0][name][data]`
+//! `[name len: varint][code: varint][wide: 6 × i64 LE, if code bit 0][name][data]`
 //!
 //! where `code >> 1` is 0 for null data, else data length + 1. LEB128 varints: 2 header bytes
 //! for names and data under 64 bytes. The optional wide section holds stat fields too large for
-//! the node's 48-bit inline fields (see `node.rs`); it is absent for every real-world value.
+//! the node's 44-bit inline fields and the ACL version (see `node.rs`); it is absent unless the
+//! node's ACL was set after its creation.
 //!
 //! Unsafe code: an owned block of exactly `header + name + data` bytes, written once at
 //! construction and only read afterwards, returned to where it came from (pool or system
@@ -24,8 +25,9 @@ use crate::pool::{self, MAX_POOLED};
 
 /// Two varints of at most 10 bytes.
 const MAX_HEADER: usize = 20;
-/// Stat fields the wide section can hold.
-pub(crate) const WIDE_FIELDS: usize = 5;
+/// Stat fields the wide section can hold: the five of `node.rs` too large for their inline
+/// bits, and the ACL version.
+pub(crate) const WIDE_FIELDS: usize = 6;
 const WIDE_BYTES: usize = 8 * WIDE_FIELDS;
 
 pub(crate) struct Payload {
@@ -294,7 +296,8 @@ mod tests {
         let q = p.with_data(None).unwrap().clone();
         assert_eq!((q.wide(2), q.wide(4), q.wide(0)), (i64::MIN, -7, 0));
         assert_eq!((q.name(), q.data()), (&b"n"[..], None));
-        assert!(!p.set_wide(5, 1));
+        assert!(p.set_wide(5, 1), "the ACL version's slot");
+        assert!(!p.set_wide(WIDE_FIELDS, 1));
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl<'t> Prep<'t> {
         tree.store.get(id).map(|n| Rec {
             version: n.version,
             cversion: n.cversion,
-            aversion: n.aversion,
+            aversion: n.aversion(),
             owner: tree.store.owner(id),
             child_count: n.num_children as i32,
             acl: tree.acls.get(n.acl),

@@ -227,7 +227,7 @@ impl DataTree {
         put_zz(out, node.mtime().wrapping_sub(ctime));
         put_zz(out, i64::from(node.version));
         put_zz(out, i64::from(node.cversion));
-        put_zz(out, i64::from(node.aversion));
+        put_zz(out, i64::from(node.aversion()));
         let acl = token
             .acl_index
             .get(node.acl as usize)

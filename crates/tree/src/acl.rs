@@ -4,9 +4,11 @@
 //! Nodes share a handful of distinct ACL lists, so each list is stored once
 //! (`ReferenceCountedACLCache` in ZooKeeper) and a node keeps a 4-byte [`AclId`].
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher, RandomState};
 use std::sync::Arc;
+
+use hashbrown::{Equivalent, HashMap};
 
 use corral_proto::consts::perms;
 use corral_proto::{Acl, ErrorCode, Id};
@@ -33,7 +35,30 @@ fn is_world_anyone(id: &Id) -> bool {
 /// `fixupACL`: drops duplicate entries, rejects an empty list, expands `auth` into every id of
 /// the caller whose provider says it is authenticated (so not `ip`, and not `super`, which has
 /// no provider), and rejects unknown schemes and ids their provider finds malformed.
-pub(crate) fn fixup(
+///
+/// The list is borrowed back unchanged when fix-up would not change it (no duplicate, no
+/// `auth` entry: nearly every create), which saves copying it on every write.
+pub(crate) fn fixup<'a>(
+    providers: &AuthProviders,
+    identities: &[Id],
+    acl: &'a [Acl],
+) -> Result<Cow<'a, [Acl]>, ErrorCode> {
+    let unchanged = !acl.is_empty()
+        && acl.iter().enumerate().all(|(i, entry)| {
+            !acl[..i].contains(entry)
+                && (is_world_anyone(&entry.id)
+                    || (entry.id.scheme != "auth"
+                        && providers
+                            .get(&entry.id.scheme)
+                            .is_some_and(|p| p.is_valid(&entry.id.id))))
+        });
+    if unchanged {
+        return Ok(Cow::Borrowed(acl));
+    }
+    fixup_copy(providers, identities, acl).map(Cow::Owned)
+}
+
+fn fixup_copy(
     providers: &AuthProviders,
     identities: &[Id],
     acl: &[Acl],
@@ -147,6 +172,30 @@ fn mask_after_colons(id: &str) -> String {
 #[derive(Clone)]
 struct AclKey(Arc<[Acl]>);
 
+/// A borrowed list looked up among the [`AclKey`]s without building one.
+struct AclQuery<'a>(&'a [Acl]);
+
+fn hash_list<H: Hasher>(list: &[Acl], state: &mut H) {
+    state.write_usize(list.len());
+    for entry in list {
+        entry.perms.hash(state);
+        entry.id.scheme.hash(state);
+        entry.id.id.hash(state);
+    }
+}
+
+impl Hash for AclQuery<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_list(self.0, state);
+    }
+}
+
+impl Equivalent<AclKey> for AclQuery<'_> {
+    fn equivalent(&self, key: &AclKey) -> bool {
+        *self.0 == *key.0
+    }
+}
+
 impl PartialEq for AclKey {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0
@@ -157,12 +206,7 @@ impl Eq for AclKey {}
 
 impl Hash for AclKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(self.0.len());
-        for entry in self.0.iter() {
-            entry.perms.hash(state);
-            entry.id.scheme.hash(state);
-            entry.id.id.hash(state);
-        }
+        hash_list(&self.0, state);
     }
 }
 
@@ -177,19 +221,20 @@ struct Slot {
 pub(crate) struct AclStore {
     slots: Vec<Option<Slot>>,
     free: Vec<AclId>,
-    by_value: HashMap<AclKey, AclId>,
+    /// Only looked up, never iterated, so its random order cannot leak into the tree.
+    by_value: HashMap<AclKey, AclId, RandomState>,
 }
 
 impl AclStore {
-    /// Takes one reference to `acl`, storing it if it is new.
-    pub(crate) fn intern(&mut self, acl: Vec<Acl>) -> AclId {
-        let key = AclKey(acl.into());
-        if let Some(&id) = self.by_value.get(&key) {
+    /// Takes one reference to `acl`, storing a copy if it is new.
+    pub(crate) fn intern(&mut self, acl: &[Acl]) -> AclId {
+        if let Some(&id) = self.by_value.get(&AclQuery(acl)) {
             if let Some(Some(slot)) = self.slots.get_mut(id as usize) {
                 slot.refs += 1;
                 return id;
             }
         }
+        let key = AclKey(Arc::from(acl));
         let slot = Slot {
             acl: key.0.clone(),
             refs: 1,
@@ -260,7 +305,7 @@ impl AclStore {
         let mut store = AclStore {
             slots: Vec::with_capacity(lists.len()),
             free: Vec::new(),
-            by_value: HashMap::with_capacity(lists.len()),
+            by_value: HashMap::with_capacity_and_hasher(lists.len(), RandomState::new()),
         };
         for (i, (acl, &refs)) in lists.into_iter().zip(refs).enumerate() {
             let key = AclKey(acl.clone());
@@ -299,8 +344,15 @@ mod tests {
         let open = Acl::new(perms::ALL, "world", "anyone");
         assert_eq!(
             fixup(&p, &[], &[open.clone(), open.clone()]),
-            Ok(vec![open.clone()])
+            Ok(Cow::Owned(vec![open.clone()]))
         );
+        // Nothing to fix: the caller's list comes back borrowed.
+        let mixed = [
+            open.clone(),
+            Acl::new(1, "digest", "u:h"),
+            Acl::new(1, "ip", "10.0.0.1"),
+        ];
+        assert!(matches!(fixup(&p, &[], &mixed), Ok(Cow::Borrowed(l)) if l == mixed));
         assert_eq!(
             fixup(&p, &[], &[Acl::new(1, "world", "someone")]),
             Err(ErrorCode::InvalidAcl)
@@ -348,10 +400,10 @@ mod tests {
         ];
         assert_eq!(
             fixup(&p, &with_digest, &[auth]),
-            Ok(vec![
+            Ok(Cow::Owned(vec![
                 Acl::new(perms::ALL, "digest", "bob:hash"),
                 Acl::new(perms::ALL, "digest", "al:h2")
-            ])
+            ]))
         );
     }
 
@@ -396,16 +448,16 @@ mod tests {
     #[test]
     fn interning_counts_references() {
         let mut store = AclStore::default();
-        let a = store.intern(open_acl_unsafe());
-        let b = store.intern(open_acl_unsafe());
+        let a = store.intern(&open_acl_unsafe());
+        let b = store.intern(&open_acl_unsafe());
         assert_eq!(a, b);
-        let c = store.intern(read_acl_unsafe());
+        let c = store.intern(&read_acl_unsafe());
         assert_ne!(a, c);
         store.release(a);
         assert_eq!(store.len(), 2);
         store.release(b);
         assert_eq!(store.len(), 1);
-        assert_eq!(store.intern(read_acl_unsafe()), c);
-        assert_eq!(store.intern(open_acl_unsafe()), a, "freed ids are reused");
+        assert_eq!(store.intern(&read_acl_unsafe()), c);
+        assert_eq!(store.intern(&open_acl_unsafe()), a, "freed ids are reused");
     }
 }

@@ -19,6 +19,8 @@
 //! what is stored (`CreateContainerTxn` makes a container whatever the flags; `create` with
 //! flags CONTAINER stores a plain persistent node) and the reply shape. Both are kept.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use corral_proto::consts::{perms, CreateMode, CONTAINER_EPHEMERAL_OWNER, TTL_MS_MAX};
 use corral_proto::{Acl, ErrorCode, OpCode};
@@ -128,7 +130,7 @@ impl Prep<'_> {
                     aversion: 0,
                     owner: record_owner,
                     child_count: 0,
-                    acl: acl.clone().into(),
+                    acl: Arc::from(&*acl),
                 }),
             );
         }

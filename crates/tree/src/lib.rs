@@ -142,7 +142,7 @@ impl DataTree {
     /// schemes ACLs may name, and how ids match).
     pub fn with_providers(config: TreeConfig, providers: AuthProviders) -> DataTree {
         let mut acls = AclStore::default();
-        let open = acls.intern(acl::open_acl_unsafe());
+        let open = acls.intern(&acl::open_acl_unsafe());
         let root = Node::new("", Some(&[]), open, 0, 0).unwrap_or_else(|| unreachable!());
         let mut tree = DataTree {
             config,
@@ -165,7 +165,7 @@ impl DataTree {
     }
 
     fn add_builtin(&mut self, path: &str, acl: Vec<Acl>, aversion: i32) {
-        let acl = self.acls.intern(acl);
+        let acl = self.acls.intern(&acl);
         let Some(mut node) = Node::new(path::name_of(path), Some(&[]), acl, 0, 0) else {
             return;
         };

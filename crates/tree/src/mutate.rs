@@ -44,7 +44,7 @@ impl DataTree {
                 parent_cversion,
                 with_stat,
             } => self
-                .create_node(&path, data, acl, owner, parent_cversion, ctx, triggers)
+                .create_node(&path, data, &acl, owner, parent_cversion, ctx, triggers)
                 .map(|stat| Applied::Created {
                     path,
                     stat,
@@ -61,7 +61,7 @@ impl DataTree {
                 .set_data(path, data, version, ctx, triggers)
                 .map(Applied::DataSet),
             Effect::SetAcl { path, acl, version } => {
-                self.set_acl(path, acl, version).map(Applied::AclSet)
+                self.set_acl(path, &acl, version).map(Applied::AclSet)
             }
             Effect::Check => Some(Applied::Checked),
         };
@@ -88,7 +88,7 @@ impl DataTree {
         &mut self,
         path: &str,
         data: Option<&Bytes>,
-        acl: Vec<Acl>,
+        acl: &[Acl],
         owner: i64,
         parent_cversion: i32,
         ctx: &Ctx<'_>,
@@ -221,7 +221,7 @@ impl DataTree {
     }
 
     /// `DataTree.setACL`: the new list and the aversion the txn carries; no watch fires.
-    pub(crate) fn set_acl(&mut self, path: &str, acl: Vec<Acl>, version: i32) -> Option<Stat> {
+    pub(crate) fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Option<Stat> {
         let id = self.store.lookup(path)?;
         self.preserve(id);
         let new_acl = self.acls.intern(acl);

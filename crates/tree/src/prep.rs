@@ -8,6 +8,7 @@
 //! `outstandingChangesForPath`: a create under the root records its parent as "", which a later
 //! op naming "/" does not see. That quirk is reproduced on purpose.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -46,7 +47,7 @@ pub(crate) enum Effect<'a> {
         /// Owned: a sequential create's path is made here, and the reply carries it.
         path: String,
         data: Option<&'a Bytes>,
-        acl: Vec<Acl>,
+        acl: Cow<'a, [Acl]>,
         /// The owner the node is stored with (decided by the op type, as the txn type does).
         owner: i64,
         /// The parent's stored cversion after this create (`CreateTxn.parentCVersion`).
@@ -64,7 +65,7 @@ pub(crate) enum Effect<'a> {
     },
     SetAcl {
         path: &'a str,
-        acl: Vec<Acl>,
+        acl: Cow<'a, [Acl]>,
         version: i32,
     },
     Check,
@@ -144,7 +145,11 @@ impl<'t> Prep<'t> {
         }
     }
 
-    pub(crate) fn fixup_acl(&self, acl: &[Acl], ctx: &Ctx<'_>) -> Result<Vec<Acl>, ErrorCode> {
+    pub(crate) fn fixup_acl<'a>(
+        &self,
+        acl: &'a [Acl],
+        ctx: &Ctx<'_>,
+    ) -> Result<Cow<'a, [Acl]>, ErrorCode> {
         acl::fixup(&self.tree.providers, ctx.identities, acl)
     }
 
@@ -211,7 +216,7 @@ impl<'t> Prep<'t> {
         self.check_acl(&node.acl, perms::ADMIN, ctx)?;
         let version = check_version(node.aversion, req.version)?;
         node.aversion = version;
-        node.acl = acl.clone().into();
+        node.acl = Arc::from(&*acl);
         self.put(&req.path, Some(node));
         Ok(Effect::SetAcl {
             path: &req.path,

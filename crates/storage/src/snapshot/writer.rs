@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::error::Result;
-use crate::record::encode_record;
+use crate::record::RECORD_HEADER_BYTES;
 use crate::snapshot::format::encode_header;
 use crate::snapshot::format::encode_trailer;
 use crate::snapshot::format::SnapshotFileMeta;
 use crate::snapshot::format::Trailer;
 use crate::snapshot::format::SNAPSHOT_FRAME_BYTES;
-use crate::snapshot::format::SNAPSHOT_FRAME_BYTES_MAX;
 use crate::snapshot::format::SNAPSHOT_META_BYTES_MAX;
 use crate::snapshot::store::SnapshotInfo;
 use crate::vfs::write_all_at;
@@ -41,10 +40,9 @@ pub struct SnapshotWriter {
     pos: u64,
     /// `pos` at the last intermediate `fdatasync`.
     synced_pos: u64,
-    /// Content not yet framed.
+    /// The record being filled: room for its header, then content not yet written. The header
+    /// is filled in place when the record is full, so the content is copied once, not twice.
     frame: Vec<u8>,
-    /// Reused output buffer for one frame.
-    out: Vec<u8>,
     frame_count: u64,
     content_bytes: u64,
     content_crc: u32,
@@ -91,8 +89,7 @@ impl SnapshotWriter {
             meta,
             pos: header.len() as u64,
             synced_pos: 0,
-            frame: Vec::with_capacity(SNAPSHOT_FRAME_BYTES),
-            out: Vec::with_capacity(SNAPSHOT_FRAME_BYTES + 8),
+            frame: empty_record(),
             frame_count: 0,
             content_bytes: 0,
             content_crc: 0,
@@ -102,22 +99,33 @@ impl SnapshotWriter {
 
     /// Content bytes written so far.
     pub fn content_bytes(&self) -> u64 {
-        self.content_bytes + self.frame.len() as u64
+        self.content_bytes + self.pending_bytes() as u64
     }
 
+    /// Content bytes in the record being filled.
+    fn pending_bytes(&self) -> usize {
+        self.frame.len() - RECORD_HEADER_BYTES
+    }
+
+    /// Writes the record being filled: `[len: u32 LE][crc32c(content): u32 LE][content]`, the
+    /// record framing of `record.rs` (`encode_record`), built in place.
     fn emit_frame(&mut self) -> io::Result<()> {
-        if self.frame.is_empty() {
+        let content_len = self.pending_bytes();
+        if content_len == 0 {
             return Ok(());
         }
-        self.out.clear();
-        encode_record(&self.frame, SNAPSHOT_FRAME_BYTES_MAX, &mut self.out)
-            .map_err(io::Error::other)?;
-        write_all_at(&*self.file, &self.out, self.pos)?;
-        self.pos += self.out.len() as u64;
-        self.content_crc = crc32c::crc32c_append(self.content_crc, &self.frame);
-        self.content_bytes += self.frame.len() as u64;
+        let content = &self.frame[RECORD_HEADER_BYTES..];
+        let crc = crc32c::crc32c(content);
+        // One pass over the content: the file's running CRC is extended by this record's.
+        self.content_crc = crc32c::crc32c_combine(self.content_crc, crc, content_len);
+        let len = u32::try_from(content_len).map_err(io::Error::other)?;
+        self.frame[..4].copy_from_slice(&len.to_le_bytes());
+        self.frame[4..RECORD_HEADER_BYTES].copy_from_slice(&crc.to_le_bytes());
+        write_all_at(&*self.file, &self.frame, self.pos)?;
+        self.pos += self.frame.len() as u64;
+        self.content_bytes += content_len as u64;
         self.frame_count += 1;
-        self.frame.clear();
+        self.frame.truncate(RECORD_HEADER_BYTES);
         if self.pos - self.synced_pos >= SYNC_STEP_BYTES {
             self.file.sync_data()?;
             self.synced_pos = self.pos;
@@ -153,13 +161,20 @@ impl SnapshotWriter {
     }
 }
 
+/// A record buffer holding only the room for its header.
+fn empty_record() -> Vec<u8> {
+    let mut frame = Vec::with_capacity(RECORD_HEADER_BYTES + SNAPSHOT_FRAME_BYTES);
+    frame.resize(RECORD_HEADER_BYTES, 0);
+    frame
+}
+
 impl Write for SnapshotWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = SNAPSHOT_FRAME_BYTES - self.frame.len();
+        let room = SNAPSHOT_FRAME_BYTES - self.pending_bytes();
         let take = room.min(buf.len());
         self.frame
             .extend_from_slice(buf.get(..take).unwrap_or_default());
-        if self.frame.len() >= SNAPSHOT_FRAME_BYTES {
+        if self.pending_bytes() >= SNAPSHOT_FRAME_BYTES {
             self.emit_frame()?;
         }
         Ok(take)

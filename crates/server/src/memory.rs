@@ -5,6 +5,8 @@
 //! free pages in the middle of a heap (returned by [`release_free_memory`]), and the free top
 //! of a thread's heap, which glibc only unmaps once it exceeds a trim threshold that it raises
 //! on its own, up to 64 MiB, each time a large block is freed (fixed by [`tune_allocator`]).
+//! [`release_free_memory`] runs after log replay, after each snapshot and, through
+//! [`trim_when_idle`], once each time writes pause after a burst.
 
 /// Blocks of at least this size are mapped on their own and unmapped when freed. Fixed rather
 /// than glibc's sliding threshold, which rises to the largest block freed so far (a 64 MiB

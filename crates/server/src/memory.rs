@@ -26,9 +26,9 @@ pub fn tune_allocator() {
     }
 }
 
-/// Returns free pages inside the heaps to the system. Called after the rare events that free a
-/// lot at once (log replay, a snapshot), not periodically: it walks every heap under the
-/// allocator's locks and would show in tail latency.
+/// Returns free pages inside the heaps to the system. Called after the events that free a lot
+/// at once (log replay, a snapshot, the end of a burst of writes), never on a timer under
+/// load: it walks every heap under the allocator's locks and would show in tail latency.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks and trims the allocator's own free lists; it takes the

@@ -44,18 +44,24 @@ pub(crate) fn fixup<'a>(
     acl: &'a [Acl],
 ) -> Result<Cow<'a, [Acl]>, ErrorCode> {
     let unchanged = !acl.is_empty()
-        && acl.iter().enumerate().all(|(i, entry)| {
-            !acl[..i].contains(entry)
-                && (is_world_anyone(&entry.id)
-                    || (entry.id.scheme != "auth"
-                        && providers
-                            .get(&entry.id.scheme)
-                            .is_some_and(|p| p.is_valid(&entry.id.id))))
-        });
+        && acl
+            .iter()
+            .enumerate()
+            .all(|(i, entry)| !acl[..i].contains(entry) && kept_as_given(providers, entry));
     if unchanged {
         return Ok(Cow::Borrowed(acl));
     }
     fixup_copy(providers, identities, acl).map(Cow::Owned)
+}
+
+/// An entry fix-up keeps as it is: world:anyone, or a valid id of a known scheme other than
+/// `auth` (which is expanded).
+fn kept_as_given(providers: &AuthProviders, entry: &Acl) -> bool {
+    is_world_anyone(&entry.id)
+        || (entry.id.scheme != "auth"
+            && providers
+                .get(&entry.id.scheme)
+                .is_some_and(|p| p.is_valid(&entry.id.id)))
 }
 
 fn fixup_copy(
@@ -74,7 +80,7 @@ fn fixup_copy(
     }
     let mut fixed = Vec::with_capacity(unique.len());
     for entry in unique {
-        if is_world_anyone(&entry.id) {
+        if kept_as_given(providers, entry) {
             fixed.push(entry.clone());
         } else if entry.id.scheme == "auth" {
             let before = fixed.len();
@@ -93,10 +99,7 @@ fn fixup_copy(
                 return Err(ErrorCode::InvalidAcl);
             }
         } else {
-            match providers.get(&entry.id.scheme) {
-                Some(p) if p.is_valid(&entry.id.id) => fixed.push(entry.clone()),
-                _ => return Err(ErrorCode::InvalidAcl),
-            }
+            return Err(ErrorCode::InvalidAcl);
         }
     }
     Ok(fixed)

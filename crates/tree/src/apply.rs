@@ -10,13 +10,15 @@ use corral_proto::{ErrorCode, OpCode};
 
 use crate::create::CreateArgs;
 use crate::mutate::Applied;
+use crate::mutate::Triggers;
 use crate::node::{owner_kind, ttl_of, OwnerKind};
 use crate::prep::{Ctx, Prep};
-use crate::{path, ApplyOutcome, DataTree, SessionInfo, Txn, TxnKind, WatchTrigger, WriteOp};
+use crate::{path, ApplyOutcome, DataTree, SessionInfo, Txn, TxnKind, WriteOp};
 
 impl DataTree {
-    pub(crate) fn apply_txn(&mut self, zxid: i64, txn: &Txn) -> ApplyOutcome {
-        let mut triggers = Vec::new();
+    /// `keep_triggers`: whether the outcome lists the watch triggers (see [`Triggers`]).
+    pub(crate) fn apply_txn(&mut self, zxid: i64, txn: &Txn, keep_triggers: bool) -> ApplyOutcome {
+        let mut triggers = Triggers::new(keep_triggers);
         let result = match &txn.kind {
             TxnKind::CreateSession {
                 timeout_ms,
@@ -49,10 +51,13 @@ impl DataTree {
             self.last_applied_zxid = zxid;
         }
         debug_assert!(
-            result.is_ok() || triggers.is_empty(),
+            result.is_ok() || triggers.list.is_empty(),
             "a failed txn fired watches"
         );
-        ApplyOutcome { result, triggers }
+        ApplyOutcome {
+            result,
+            triggers: triggers.list,
+        }
     }
 
     /// A session id the tree cannot tell apart from its own markers is refused (ZooKeeper's id
@@ -74,7 +79,7 @@ impl DataTree {
 
     /// Deletes the session's ephemerals in path order, each like a delete (pzxid, watches), and
     /// forgets the session. An unknown session is a no-op that succeeds, as in ZooKeeper.
-    fn close_session(&mut self, session_id: i64, zxid: i64, triggers: &mut Vec<WatchTrigger>) {
+    fn close_session(&mut self, session_id: i64, zxid: i64, triggers: &mut Triggers) {
         for path in self.ephemeral_paths(session_id) {
             self.delete_node(&path, zxid, triggers);
         }
@@ -96,7 +101,7 @@ impl DataTree {
         &mut self,
         ctx: &Ctx<'_>,
         op: &WriteOp,
-        triggers: &mut Vec<WatchTrigger>,
+        triggers: &mut Triggers,
     ) -> Result<Response, ErrorCode> {
         let effect = {
             let mut prep = Prep::single(self);
@@ -134,7 +139,7 @@ impl DataTree {
         path: &str,
         zxid: i64,
         now_ms: i64,
-        triggers: &mut Vec<WatchTrigger>,
+        triggers: &mut Triggers,
     ) -> Result<Response, ErrorCode> {
         if path::parent_for_write(path).is_none() || path::is_special(path) {
             return Err(ErrorCode::BadArguments);

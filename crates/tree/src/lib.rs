@@ -126,8 +126,6 @@ pub struct DataTree {
     cow: Option<Box<snapshot::Cow>>,
     /// Counts `begin_snapshot` calls, tying tokens to the snapshot they started.
     snapshot_generation: u64,
-    /// Whether the txn being applied lists its watch triggers (see [`DataTree::apply_unwatched`]).
-    collect_triggers: bool,
 }
 
 impl DataTree {
@@ -156,7 +154,6 @@ impl DataTree {
             data_bytes: 1,
             cow: None,
             snapshot_generation: 0,
-            collect_triggers: true,
         };
         tree.add_builtin("/zookeeper", acl::open_acl_unsafe(), 0);
         tree.add_builtin("/zookeeper/quota", acl::open_acl_unsafe(), 0);
@@ -186,18 +183,14 @@ impl DataTree {
     /// Applies the txn at log index `zxid` (strictly increasing across calls). A txn that
     /// fails changes nothing but `last_applied_zxid`.
     pub fn apply(&mut self, zxid: i64, txn: &Txn) -> ApplyOutcome {
-        self.collect_triggers = true;
-        self.apply_txn(zxid, txn)
+        self.apply_txn(zxid, txn, true)
     }
 
     /// [`DataTree::apply`] for a caller with no watch registered anywhere: the same change,
     /// but the outcome lists no watch triggers (each costs a path copy), so the tree is the
     /// same whichever of the two applied a txn.
     pub fn apply_unwatched(&mut self, zxid: i64, txn: &Txn) -> ApplyOutcome {
-        self.collect_triggers = false;
-        let outcome = self.apply_txn(zxid, txn);
-        self.collect_triggers = true;
-        outcome
+        self.apply_txn(zxid, txn, false)
     }
 
     pub fn last_applied_zxid(&self) -> i64 {

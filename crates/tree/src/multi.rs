@@ -22,8 +22,9 @@ use corral_proto::{ErrorCode, OpCode};
 
 use crate::create::CreateArgs;
 use crate::mutate::Applied;
+use crate::mutate::Triggers;
 use crate::prep::{Ctx, Prep};
-use crate::{DataTree, WatchTrigger};
+use crate::DataTree;
 
 /// The effective op type and ttl of a create inside a multi.
 fn normalize_create(op: &MultiOp) -> Result<Option<(OpCode, i64)>, ErrorCode> {
@@ -65,7 +66,7 @@ impl DataTree {
         &mut self,
         ctx: &Ctx<'_>,
         ops: &[MultiOp],
-        triggers: &mut Vec<WatchTrigger>,
+        triggers: &mut Triggers,
     ) -> Result<Response, ErrorCode> {
         let mut kinds = Vec::with_capacity(ops.len());
         for op in ops {

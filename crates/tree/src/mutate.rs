@@ -28,12 +28,28 @@ pub(crate) enum Applied {
     Skipped,
 }
 
+/// The watch triggers of the txn being applied, in ZooKeeper's order; none are built for a
+/// caller with no watch registered (see [`DataTree::apply_unwatched`]).
+pub(crate) struct Triggers {
+    pub(crate) list: Vec<WatchTrigger>,
+    keep: bool,
+}
+
+impl Triggers {
+    pub(crate) fn new(keep: bool) -> Triggers {
+        Triggers {
+            list: Vec::new(),
+            keep,
+        }
+    }
+}
+
 impl DataTree {
     pub(crate) fn commit(
         &mut self,
         ctx: &Ctx<'_>,
         effect: Effect<'_>,
-        triggers: &mut Vec<WatchTrigger>,
+        triggers: &mut Triggers,
     ) -> Applied {
         let result = match effect {
             Effect::Create {
@@ -69,11 +85,11 @@ impl DataTree {
         result.unwrap_or(Applied::Skipped)
     }
 
-    fn trigger(&self, triggers: &mut Vec<WatchTrigger>, path: &str, event: WatchEvent, acl: u32) {
-        if !self.collect_triggers {
+    fn trigger(&self, triggers: &mut Triggers, path: &str, event: WatchEvent, acl: u32) {
+        if !triggers.keep {
             return;
         }
-        triggers.push(WatchTrigger {
+        triggers.list.push(WatchTrigger {
             path: path.to_owned(),
             event,
             acl: self.acls.get(acl),
@@ -92,7 +108,7 @@ impl DataTree {
         owner: i64,
         parent_cversion: i32,
         ctx: &Ctx<'_>,
-        triggers: &mut Vec<WatchTrigger>,
+        triggers: &mut Triggers,
     ) -> Option<Stat> {
         let parent_path = path::parent_of(path);
         let name = path::name_of(path);
@@ -142,12 +158,7 @@ impl DataTree {
     }
 
     /// `DataTree.deleteNode`: the parent's pzxid moves forward only.
-    pub(crate) fn delete_node(
-        &mut self,
-        path: &str,
-        zxid: i64,
-        triggers: &mut Vec<WatchTrigger>,
-    ) -> bool {
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64, triggers: &mut Triggers) -> bool {
         let parent_path = path::parent_of(path);
         let Some(parent_id) = self.store.lookup(parent_path) else {
             return false;
@@ -200,7 +211,7 @@ impl DataTree {
         data: Option<&Bytes>,
         version: i32,
         ctx: &Ctx<'_>,
-        triggers: &mut Vec<WatchTrigger>,
+        triggers: &mut Triggers,
     ) -> Option<Stat> {
         let id = self.store.lookup(path)?;
         let extended = self.config.extended_types_enabled;

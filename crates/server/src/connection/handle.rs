@@ -31,11 +31,11 @@ pub type ConnectionId = u64;
 
 /// What the connection has to send: frames not yet taken by the writer task.
 #[derive(Debug, Default)]
-pub struct Outbound {
+struct Outbound {
     /// Complete frames, length prefixes included, in send order.
-    pub frames: BytesMut,
+    frames: BytesMut,
     /// Set by [`ConnectionHandle::close`]: after `frames`, close the socket.
-    pub close: bool,
+    close: bool,
 }
 
 /// Per-connection counters shown by `cons` / `stat`.

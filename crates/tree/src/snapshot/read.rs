@@ -244,7 +244,6 @@ pub(crate) fn load<R: Read>(
         data_bytes: path_bytes.saturating_add(nodes.data_bytes),
         cow: None,
         snapshot_generation: 0,
-        collect_triggers: true,
     })
 }
 

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::model::{Key, Model, Op, KEYS_DIR, MULTI_DIR, PLAIN_DIR, ROOT, SEQ_DIR, SEQ_PREFIX};
 use crate::support::{self, bounded, call, corral_data, leftovers, Node};
-use crate::workload::{self, CycleOutcome, KillAt, Profile};
+use crate::workload::{self, KillAt, Outcome, Profile};
 use crate::{tear, verify};
 
 /// Start-up kills land at a random point of this many first milliseconds.
@@ -93,7 +93,7 @@ async fn setup(addr: &str, profile: &Profile, model: &mut Model) -> Result<(), S
 }
 
 /// Takes a cycle's acknowledged writes into the model, checking each reply.
-fn merge(model: &mut Model, outcome: &CycleOutcome) -> Result<(), String> {
+fn merge(model: &mut Model, outcome: &Outcome) -> Result<(), String> {
     if let Some(first) = outcome.violations.first() {
         return Err(format!(
             "{} wrong replies during the load, e.g. {first}",

@@ -42,6 +42,41 @@ async fn create(client: &Client, path: &str, data: &[u8], acl: Vec<Acl>, mode: C
     assert_eq!(reply.code(), corral_proto::ErrorCode::Ok, "create {path}");
 }
 
+/// A started server whose small workloads span several snapshots and log segments.
+fn many_files_node() -> Node {
+    let mut node = Node::new(
+        &[
+            ("snapCount", "20"),
+            ("preAllocSize", "4"),
+            ("corral.logSegmentBytes", "4096"),
+        ],
+        false,
+    );
+    node.start().unwrap();
+    node
+}
+
+/// Creates `parent` and `count` persistent children `{parent}/{prefix}{i}` holding `data(i)`.
+async fn create_children(
+    client: &Client,
+    parent: &str,
+    prefix: &str,
+    count: usize,
+    data: impl Fn(usize) -> String,
+) {
+    create(client, parent, b"", open_acl(), CreateMode::Persistent).await;
+    for i in 0..count {
+        create(
+            client,
+            &format!("{parent}/{prefix}{i}"),
+            data(i).as_bytes(),
+            open_acl(),
+            CreateMode::Persistent,
+        )
+        .await;
+    }
+}
+
 /// Every file under `dir`: relative path → (length, modification time, content hash).
 fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime, u64)> {
     let mut out = BTreeMap::new();
@@ -110,15 +145,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn inspect_and_dump_known_data() {
     let rt = runtime();
-    let mut node = Node::new(
-        &[
-            ("snapCount", "20"),
-            ("preAllocSize", "4"),
-            ("corral.logSegmentBytes", "4096"),
-        ],
-        false,
-    );
-    node.start().unwrap();
+    let mut node = many_files_node();
     let addr = node.addr();
     let (session, client) = rt.block_on(async {
         let client = connect(&addr).await.unwrap();
@@ -333,30 +360,14 @@ fn inspect_and_dump_known_data() {
 #[test]
 fn inspect_reports_corruption() {
     let rt = runtime();
-    let mut node = Node::new(
-        &[
-            ("snapCount", "20"),
-            ("preAllocSize", "4"),
-            ("corral.logSegmentBytes", "4096"),
-        ],
-        false,
-    );
-    node.start().unwrap();
+    let mut node = many_files_node();
     let addr = node.addr();
     rt.block_on(async {
         let client = connect(&addr).await.unwrap();
-        create(&client, "/c", b"", open_acl(), CreateMode::Persistent).await;
-        for i in 0..150 {
-            let data = format!("node {i} {}", "x".repeat(i % 50));
-            create(
-                &client,
-                &format!("/c/n{i}"),
-                data.as_bytes(),
-                open_acl(),
-                CreateMode::Persistent,
-            )
-            .await;
-        }
+        create_children(&client, "/c", "n", 150, |i| {
+            format!("node {i} {}", "x".repeat(i % 50))
+        })
+        .await;
         let _ = client.close().await;
     });
     node.terminate().unwrap();
@@ -501,30 +512,11 @@ fn tools_never_panic_on_damage() {
     let seed = crate::support::seed_for("tools_never_panic_on_damage");
     let mut rng = StdRng::seed_from_u64(seed);
     let rt = runtime();
-    let mut node = Node::new(
-        &[
-            ("snapCount", "20"),
-            ("preAllocSize", "4"),
-            ("corral.logSegmentBytes", "4096"),
-        ],
-        false,
-    );
-    node.start().unwrap();
+    let mut node = many_files_node();
     let addr = node.addr();
     rt.block_on(async {
         let client = connect(&addr).await.unwrap();
-        create(&client, "/d", b"", open_acl(), CreateMode::Persistent).await;
-        for i in 0..80 {
-            let data = format!("{i}").repeat(i % 7 + 1);
-            create(
-                &client,
-                &format!("/d/{i}"),
-                data.as_bytes(),
-                open_acl(),
-                CreateMode::Persistent,
-            )
-            .await;
-        }
+        create_children(&client, "/d", "", 80, |i| format!("{i}").repeat(i % 7 + 1)).await;
         let _ = client.close().await;
     });
     node.terminate().unwrap();

@@ -220,17 +220,28 @@ fn check_counts(dir: &str, count: usize, stat: &Stat) -> Result<(), String> {
     Ok(())
 }
 
+/// Fails if an acknowledged child of `dir` (`what`: which kind of create) is missing.
+fn check_none_lost(
+    dir: &str,
+    what: &str,
+    expected: &BTreeSet<String>,
+    children: &BTreeSet<String>,
+) -> Result<(), String> {
+    let lost: Vec<&String> = expected.difference(children).collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{dir}: {} ACKNOWLEDGED {what} LOST after the restart, e.g. {:?}",
+        lost.len(),
+        lost.iter().take(5).collect::<Vec<_>>()
+    ))
+}
+
 async fn check_dir(client: &Client, model: &Model, dir: &str) -> Result<(), String> {
     let (children, stat) = list(client, dir).await?;
     let expected = model.children_of(dir);
-    let lost: Vec<&String> = expected.difference(&children).collect();
-    if !lost.is_empty() {
-        return Err(format!(
-            "{dir}: {} ACKNOWLEDGED creates LOST after the restart, e.g. {:?}",
-            lost.len(),
-            lost.iter().take(5).collect::<Vec<_>>()
-        ));
-    }
+    check_none_lost(dir, "creates", &expected, &children)?;
     let extra: Vec<String> = children
         .difference(&expected)
         .map(|name| format!("{dir}/{name}"))
@@ -256,14 +267,7 @@ async fn check_seq_dir(
 ) -> Result<(), String> {
     let (children, stat) = list(client, SEQ_DIR).await?;
     let expected = model.children_of(SEQ_DIR);
-    let lost: Vec<&String> = expected.difference(&children).collect();
-    if !lost.is_empty() {
-        return Err(format!(
-            "{SEQ_DIR}: {} ACKNOWLEDGED sequential creates LOST after the restart, e.g. {:?}",
-            lost.len(),
-            lost.iter().take(5).collect::<Vec<_>>()
-        ));
-    }
+    check_none_lost(SEQ_DIR, "sequential creates", &expected, &children)?;
     let extra: Vec<String> = children.difference(&expected).cloned().collect();
     for name in extra {
         let path = format!("{SEQ_DIR}/{name}");

@@ -102,26 +102,26 @@ impl Profile {
     }
 }
 
-/// What one worker saw.
+/// What one worker saw, or the cycle's workers together.
 #[derive(Debug, Default)]
-pub struct WorkerOutcome {
+pub struct Outcome {
     /// Writes with their replies.
     pub acked: Vec<(Op, Reply)>,
     /// Writes without a reply.
     pub in_doubt: Vec<Op>,
-    /// The worker's keys, updated by acknowledged sets.
+    /// The workers' keys, updated by acknowledged sets.
     pub keys: Vec<Key>,
     /// Wrong replies (an error code, a wrong version, ...).
     pub violations: Vec<String>,
 }
 
-/// What the cycle's workers saw together.
-#[derive(Debug, Default)]
-pub struct CycleOutcome {
-    pub acked: Vec<(Op, Reply)>,
-    pub in_doubt: Vec<Op>,
-    pub keys: Vec<Key>,
-    pub violations: Vec<String>,
+impl Outcome {
+    fn absorb(&mut self, other: Outcome) {
+        self.acked.extend(other.acked);
+        self.in_doubt.extend(other.in_doubt);
+        self.keys.extend(other.keys);
+        self.violations.extend(other.violations);
+    }
 }
 
 /// Deterministic generator of one worker's ops.
@@ -239,7 +239,7 @@ async fn worker(
     cycle: u64,
     index: usize,
     mut keys: Vec<Key>,
-) -> WorkerOutcome {
+) -> Outcome {
     let mut plan = Plan {
         rng: StdRng::seed_from_u64(
             seed ^ cycle.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -250,7 +250,7 @@ async fn worker(
         n: 0,
         data_bytes: profile.data_bytes,
     };
-    let mut out = WorkerOutcome::default();
+    let mut out = Outcome::default();
     let client = match support::connect(&addr).await {
         Ok(client) => client,
         Err(_) => {
@@ -342,7 +342,7 @@ pub async fn load_and_kill(
     cycle: u64,
     kill_at: KillAt,
     keys: &[Key],
-) -> CycleOutcome {
+) -> Outcome {
     let addr = node.addr();
     let mut handles = Vec::new();
     for w in 0..profile.workers {
@@ -380,15 +380,10 @@ pub async fn load_and_kill(
             });
         }
     }
-    let mut outcome = CycleOutcome::default();
+    let mut outcome = Outcome::default();
     for (w, handle) in handles.into_iter().enumerate() {
         match tokio::time::timeout(DRAIN_TIMEOUT * 2, handle).await {
-            Ok(Ok(worker)) => {
-                outcome.acked.extend(worker.acked);
-                outcome.in_doubt.extend(worker.in_doubt);
-                outcome.keys.extend(worker.keys);
-                outcome.violations.extend(worker.violations);
-            }
+            Ok(Ok(worker)) => outcome.absorb(worker),
             Ok(Err(e)) => outcome.violations.push(format!("worker {w} panicked: {e}")),
             Err(_) => outcome
                 .violations

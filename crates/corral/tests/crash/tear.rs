@@ -34,7 +34,8 @@ fn newest_snapshot_index(data_dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Tears the last record of the last segment (keeps a random prefix of it, zeroes the rest)
+/// Tears the last record of the last segment (keeps a random prefix of it, zeroes the rest,
+/// which always changes at least one byte)
 /// if its index is above `acked_index` and the newest snapshot. Returns the torn index.
 pub fn tear_last_record(
     data_dir: &Path,
@@ -69,7 +70,12 @@ pub fn tear_last_record(
     }
     let start = record.offset as usize;
     let end = record.payload.end;
-    let cut = rng.gen_range(start + 1..end);
+    // The zeroed suffix must hold a non-zero byte, or the "tear" changes nothing: an entry's
+    // encoding often ends in zero bytes, and a cut inside them left the record intact.
+    let Some(last_nonzero) = (start + 1..end).rev().find(|&at| bytes[at] != 0) else {
+        return Ok(None);
+    };
+    let cut = rng.gen_range(start + 1..=last_nonzero);
     bytes[cut..end].fill(0);
     std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Some(index))

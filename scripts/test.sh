@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A clean machine gains nothing from incremental compilation, and its files were half of a
+# clean build's target directory (CI has run out of disk space with them).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 echo "== installing test dependencies"
 bash scripts/install-test-deps.sh
 
@@ -21,7 +25,11 @@ export PROPTEST_CASES="${PROPTEST_CASES:-512}"
 cargo test --workspace --locked
 
 echo "== kazoo recipes against corral server"
-cargo build --locked -p corral
-CORRAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/corral" "${CORRAL_VENV:-$PWD/.venv}/bin/python" -m pytest -q tests/kazoo
+# `cargo test` above built the server binary for the integration tests; building it alone
+# (`cargo build -p corral`) would resolve other dependency features and compile a second copy
+# of half the dependency tree.
+CORRAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/corral"
+test -x "$CORRAL_BIN" || { echo "missing $CORRAL_BIN after cargo test" >&2; exit 1; }
+CORRAL_BIN="$CORRAL_BIN" "${CORRAL_VENV:-$PWD/.venv}/bin/python" -m pytest -q tests/kazoo
 
 echo "== all tests passed"

@@ -1,5 +1,5 @@
 //! The state every task of a server shares: the tree, this server's watches and connections,
-//! session liveness, counters. [`Core::apply_entry`] is where a committed log entry becomes a
+//! session liveness, counters. [`Core::apply_entries`] is where a committed log entry becomes a
 //! changed tree, fired watches and — on the server the request came from — a reply, all under
 //! the tree's write lock so that the ordering rules hold:
 //!
@@ -79,10 +79,17 @@ impl Core {
         self.applied_zxid.fetch_max(index as i64, Ordering::AcqRel);
     }
 
-    /// Applies one committed txn and performs its local effects (see the module docs).
-    pub fn apply_entry(&self, index: u64, entry: &LogEntry) {
-        let zxid = index as i64;
+    /// Applies committed txns in log order under one write lock of the tree, each with its
+    /// local effects (see the module docs).
+    pub fn apply_entries<'a>(&self, entries: impl IntoIterator<Item = (u64, &'a LogEntry)>) {
         let mut tree = self.tree.write();
+        for (index, entry) in entries {
+            self.apply_locked(&mut tree, index, entry);
+        }
+    }
+
+    fn apply_locked(&self, tree: &mut DataTree, index: u64, entry: &LogEntry) {
+        let zxid = index as i64;
         // Watches are only registered under the tree's read lock, so none can appear
         // between this check and the apply; with none anywhere, triggers are not built.
         let watched = !self.watches.lock().is_empty();
@@ -92,7 +99,7 @@ impl Core {
             tree.apply_unwatched(zxid, &entry.txn)
         };
         self.applied_zxid.fetch_max(zxid, Ordering::AcqRel);
-        self.fire_triggers(&tree, &outcome.triggers, zxid);
+        self.fire_triggers(tree, &outcome.triggers, zxid);
         // The tracker must know a new session before its client can send a request, and a
         // closing session's own reply must be queued before its connection is closed.
         self.track_new_session(&entry.txn, &outcome);

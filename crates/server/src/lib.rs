@@ -5,7 +5,7 @@
 //! - [`connection`]: one task per client connection: framing, handshake, the ordered
 //!   request pipeline, the writer.
 //! - [`four_letter`]: `ruok`, `srvr`, `mntr`, ... on the client port.
-//! - [`core`]: shared state and [`core::Core::apply_entry`], where committed txns change the
+//! - [`core`]: shared state and [`core::Core::apply_entries`], where committed txns change the
 //!   tree, fire watches and answer clients.
 //! - [`raft`]: the openraft glue (type config, log store, state machine, peer network).
 //! - [`watches`], [`sessions`], [`auth`], [`stats`], [`config`]: one job each.

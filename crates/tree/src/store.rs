@@ -20,11 +20,9 @@
 //!   by a new node, and every node created meanwhile gets an id past the snapshot's end.
 //! - `ids()` walks the slots in id order: the order snapshots are written in.
 
-use std::collections::HashMap;
-
 use hashbrown::HashTable;
 
-use crate::hash::PathKeys;
+use crate::hash::{IdMap, PathKeys};
 use crate::node::{Node, NodeId, HAS_OWNER, NIL, PATH_HASH};
 
 /// The root is always slot 0.
@@ -49,7 +47,7 @@ pub(crate) struct Store {
     frozen: bool,
     index: HashTable<NodeId>,
     keys: PathKeys,
-    owners: HashMap<NodeId, i64>,
+    owners: IdMap<i64>,
     len: usize,
 }
 
@@ -80,7 +78,7 @@ impl Store {
             frozen: false,
             index: HashTable::with_capacity(capacity),
             keys: PathKeys::random(),
-            owners: HashMap::new(),
+            owners: IdMap::default(),
             len: 0,
         }
     }
@@ -279,6 +277,21 @@ impl Store {
         Some((node, owner))
     }
 
+    /// The empty slots below [`Store::slot_count`], ascending: every freed id not handed out
+    /// again (O(holes log holes); a snapshot's record ordinals are derived from it).
+    pub(crate) fn holes_sorted(&self) -> Vec<NodeId> {
+        let mut holes = Vec::with_capacity(self.free.len() + self.parked.len());
+        holes.extend_from_slice(&self.free);
+        holes.extend_from_slice(&self.parked);
+        holes.sort_unstable();
+        debug_assert_eq!(
+            holes.len() + self.len,
+            self.slots.len(),
+            "holes + nodes = slots"
+        );
+        holes
+    }
+
     /// Stops reusing freed ids (a snapshot is reading the slots below the current end).
     pub(crate) fn freeze_ids(&mut self) {
         self.frozen = true;
@@ -332,7 +345,7 @@ impl Store {
     /// returns the store with the sum of path lengths (for `approximate_data_bytes`).
     pub(crate) fn assemble(
         nodes: Vec<Option<Node>>,
-        owners: HashMap<NodeId, i64>,
+        owners: IdMap<i64>,
     ) -> Result<(Store, u64), AssembleError> {
         let count = nodes.len();
         let mut store = Store::empty(0);
@@ -532,7 +545,7 @@ mod tests {
             paths.push(format!("{}/{name}", paths[i]));
         }
         nodes.push(loaded("sibling", 2));
-        let (s, bytes) = Store::assemble(nodes, HashMap::new()).unwrap();
+        let (s, bytes) = Store::assemble(nodes, IdMap::default()).unwrap();
         for (id, path) in paths.iter().enumerate().skip(1) {
             assert_eq!(s.lookup(path), Some(id as NodeId), "{path}");
             assert_eq!(&s.path_of(id as NodeId), path);
@@ -586,39 +599,39 @@ mod tests {
     #[test]
     fn assemble_checks_structure() {
         let ok = vec![loaded("", NIL), loaded("a", 2), loaded("b", 0)];
-        let (s, bytes) = Store::assemble(ok, HashMap::from([(1, 5)])).unwrap();
+        let (s, bytes) = Store::assemble(ok, IdMap::from_iter([(1, 5)])).unwrap();
         assert_eq!(s.lookup("/b/a"), Some(1));
         assert_eq!(s.owner(1), 5);
         assert_eq!(bytes, 1 + 2 + 4, "/, /b, /b/a");
         let dup = vec![loaded("", NIL), loaded("a", 0), loaded("a", 0)];
         assert_eq!(
-            Store::assemble(dup, HashMap::new()).err(),
+            Store::assemble(dup, IdMap::default()).err(),
             Some(AssembleError::DuplicatePath)
         );
         let cycle = vec![loaded("", NIL), loaded("a", 2), loaded("b", 1)];
         assert_eq!(
-            Store::assemble(cycle, HashMap::new()).err(),
+            Store::assemble(cycle, IdMap::default()).err(),
             Some(AssembleError::Unreachable)
         );
         let selfref = vec![loaded("", NIL), loaded("a", 1)];
         assert_eq!(
-            Store::assemble(selfref, HashMap::new()).err(),
+            Store::assemble(selfref, IdMap::default()).err(),
             Some(AssembleError::BadParent)
         );
         let mut many = vec![loaded("", NIL)];
         many.extend((0..500).map(|i| loaded(&format!("n{i}"), 0)));
         many.push(loaded("n317", 0));
         assert_eq!(
-            Store::assemble(many, HashMap::new()).err(),
+            Store::assemble(many, IdMap::default()).err(),
             Some(AssembleError::DuplicatePath),
             "a duplicate among many siblings"
         );
         let mut same_name = vec![loaded("", NIL), loaded("a", 0), loaded("b", 0)];
         same_name.extend([loaded("x", 1), loaded("x", 2)]);
-        assert!(Store::assemble(same_name, HashMap::new()).is_ok());
+        assert!(Store::assemble(same_name, IdMap::default()).is_ok());
         let out = vec![loaded("", NIL), loaded("a", 9)];
         assert_eq!(
-            Store::assemble(out, HashMap::new()).err(),
+            Store::assemble(out, IdMap::default()).err(),
             Some(AssembleError::BadParent)
         );
     }

@@ -1,4 +1,4 @@
-//! openraft's state machine: hands every committed entry to [`Core::apply_entry`] in log order,
+//! openraft's state machine: hands every committed entry to [`Core::apply_entries`] in log order,
 //! builds snapshots (see [`super::snapshot`]) and restores the tree from the newest valid
 //! snapshot at start-up.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use corral_storage::snapshot::SnapshotStore;
 use corral_tree::DataTree;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, StoredMembership};
@@ -18,6 +18,13 @@ use super::types::{ApplyReply, TypeConfig};
 use crate::core::Core;
 
 type C = TypeConfig;
+
+/// Committed entries applied under one acquisition of the tree's write lock, at most. Why
+/// batch: a snapshot being written holds the read lock for one chunk at a time, and an apply
+/// that took the write lock per entry waited for a chunk nearly every entry (64×8 setData on
+/// an 850k-node tree ran ~30 % slower while snapshots ran). Why bound it: reads wait while the
+/// batch applies (a setData applies in about a microsecond, so 256 stay well under 1 ms).
+const APPLY_BATCH_ENTRIES_MAX: usize = 256;
 
 /// Snapshot bytes as openraft moves them: the snapshot file.
 pub type SnapshotData = SnapshotFile;
@@ -94,6 +101,34 @@ impl StateMachine {
     }
 }
 
+impl StateMachine {
+    /// Applies a batch of committed entries in log order (the txns under one write lock of the
+    /// tree), then answers openraft for each; leaves `batch` empty.
+    fn apply_batch(&mut self, batch: &mut Vec<EntryResponder<C>>) {
+        self.core
+            .apply_entries(batch.iter().filter_map(|(entry, _)| match &entry.payload {
+                EntryPayload::Normal(log_entry) => Some((entry.log_id.index, log_entry)),
+                EntryPayload::Blank | EntryPayload::Membership(_) => None,
+            }));
+        for (entry, responder) in batch.drain(..) {
+            let log_id = entry.log_id;
+            let index = log_id.index;
+            match &entry.payload {
+                EntryPayload::Normal(_) => {}
+                EntryPayload::Blank => self.core.note_applied(index),
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembership::new(Some(log_id), membership.clone());
+                    self.core.note_applied(index);
+                }
+            }
+            self.last_applied = Some(log_id);
+            if let Some(responder) = responder {
+                responder.send(ApplyReply { zxid: index as i64 });
+            }
+        }
+    }
+}
+
 impl RaftStateMachine<C> for StateMachine {
     type SnapshotData = SnapshotData;
     type SnapshotBuilder = SnapshotBuilder;
@@ -108,22 +143,18 @@ impl RaftStateMachine<C> for StateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<C>, io::Error>> + Unpin + OptionalSend,
     {
-        while let Some(item) = entries.next().await {
-            let (entry, responder) = item?;
-            let log_id = entry.log_id;
-            let index = log_id.index;
-            match &entry.payload {
-                EntryPayload::Blank => self.core.note_applied(index),
-                EntryPayload::Normal(log_entry) => self.core.apply_entry(index, log_entry),
-                EntryPayload::Membership(membership) => {
-                    self.membership = StoredMembership::new(Some(log_id), membership.clone());
-                    self.core.note_applied(index);
+        let mut batch: Vec<EntryResponder<C>> = Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX);
+        while let Some(first) = entries.next().await {
+            batch.push(first?);
+            // Whatever else is ready joins the batch: the tree's write lock is then taken once
+            // for all of them instead of once per entry (see APPLY_BATCH_ENTRIES_MAX).
+            while batch.len() < APPLY_BATCH_ENTRIES_MAX {
+                match entries.next().now_or_never() {
+                    Some(Some(item)) => batch.push(item?),
+                    _ => break,
                 }
             }
-            self.last_applied = Some(log_id);
-            if let Some(responder) = responder {
-                responder.send(ApplyReply { zxid: index as i64 });
-            }
+            self.apply_batch(&mut batch);
         }
         Ok(())
     }

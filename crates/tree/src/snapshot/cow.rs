@@ -12,7 +12,7 @@
 //! which the writer moves under the read lock, so apply always sees a settled value). Each
 //! node is copied at most once: the first copy is the pre-snapshot version.
 
-use std::collections::HashMap;
+use crate::hash::IdMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::node::{Node, NodeId};
@@ -27,7 +27,7 @@ pub(crate) struct Cow {
     /// Ids below this are already written.
     cursor: AtomicU32,
     /// Pre-snapshot versions (node, owner) of nodes changed or deleted before being written.
-    preserved: HashMap<NodeId, (Node, i64)>,
+    preserved: IdMap<(Node, i64)>,
 }
 
 impl Cow {
@@ -36,7 +36,7 @@ impl Cow {
             generation,
             end,
             cursor: AtomicU32::new(0),
-            preserved: HashMap::new(),
+            preserved: IdMap::default(),
         }
     }
 
@@ -50,11 +50,6 @@ impl Cow {
             return None;
         }
         self.preserved.get(&id).map(|(node, owner)| (node, *owner))
-    }
-
-    /// Whether `id` held a node at `begin_snapshot` that is gone now (deleted, copied aside).
-    pub(crate) fn was_deleted(&self, store: &Store, id: NodeId) -> bool {
-        store.get(id).is_none() && self.preserved.contains_key(&id)
     }
 
     /// Records the writer's progress: every id below `next` is written.

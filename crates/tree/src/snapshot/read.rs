@@ -13,13 +13,14 @@
 //! built or re-validated; names are checked only for what the index needs (non-empty, no '/',
 //! UTF-8).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::Arc;
 
 use corral_proto::{Acl, Id};
 
 use crate::acl::AclStore;
+use crate::hash::IdMap;
 use crate::node::{owner_kind, Node, NodeId, OwnerKind, NIL};
 use crate::payload::Payload;
 use crate::session::Sessions;
@@ -307,7 +308,7 @@ fn read_sessions<R: Read>(input: &mut Input<R>) -> Result<Sessions, SnapshotErro
 
 struct Nodes {
     slots: Vec<Option<Node>>,
-    owners: HashMap<NodeId, i64>,
+    owners: IdMap<i64>,
     owner_list: Vec<(NodeId, i64)>,
     acl_refs: Vec<u64>,
     data_bytes: u64,
@@ -322,7 +323,7 @@ fn read_nodes<R: Read>(
 ) -> Result<Nodes, SnapshotError> {
     let mut out = Nodes {
         slots: Vec::new(),
-        owners: HashMap::new(),
+        owners: IdMap::default(),
         owner_list: Vec::new(),
         acl_refs: vec![0; lists.len()],
         data_bytes: 0,

@@ -18,13 +18,23 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
 
 use crate::model::{key_path, Key, Op, MULTI_DIR, PLAIN_DIR, SEQ_PREFIX};
 use crate::support::{self, Node};
 
-/// Longest wait for the next reply while a worker drains after the kill (the dead
-/// connection fails every request at once; this only bounds a hang).
+/// Longest wait for the next reply once the killed server has been reaped (its dead
+/// connections fail every request at once; this only bounds a hang). Before that no limit
+/// applies: SIGKILL takes effect only when the process leaves an uninterruptible sleep, and
+/// an fsync on a disk loaded by other work has kept a server alive, silent, for over 20 s.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Resolves `DRAIN_TIMEOUT` after the server is known dead (never before).
+async fn drain_deadline(server_dead: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which happens only after the kill as well.
+    let _ = server_dead.wait_for(|dead| *dead).await;
+    tokio::time::sleep(DRAIN_TIMEOUT).await;
+}
 
 /// How one crash test drives and configures its server.
 #[derive(Debug, Clone)]
@@ -239,6 +249,7 @@ async fn worker(
     cycle: u64,
     index: usize,
     mut keys: Vec<Key>,
+    mut server_dead: watch::Receiver<bool>,
 ) -> Outcome {
     let mut plan = Plan {
         rng: StdRng::seed_from_u64(
@@ -273,12 +284,16 @@ async fn worker(
             sent += 1;
             in_flight.push(send(client.clone(), op));
         }
-        let next = match tokio::time::timeout(DRAIN_TIMEOUT, in_flight.next()).await {
-            Ok(Some(next)) => next,
-            Ok(None) => break,
-            Err(_) => {
+        let next = tokio::select! {
+            next = in_flight.next() => match next {
+                Some(next) => next,
+                None => break,
+            },
+            () = drain_deadline(&mut server_dead) => {
                 out.violations.push(format!(
-                    "worker {index}: no reply and no connection error within {DRAIN_TIMEOUT:?}"
+                    "worker {index}: no reply and no connection error within {DRAIN_TIMEOUT:?} \
+                     of the server's death ({} requests in flight)",
+                    in_flight.len()
                 ));
                 break;
             }
@@ -344,6 +359,7 @@ pub async fn load_and_kill(
     keys: &[Key],
 ) -> Outcome {
     let addr = node.addr();
+    let (dead_tx, dead_rx) = watch::channel(false);
     let mut handles = Vec::new();
     for w in 0..profile.workers {
         let mine: Vec<Key> = keys
@@ -358,6 +374,7 @@ pub async fn load_and_kill(
             cycle,
             w,
             mine,
+            dead_rx.clone(),
         )));
     }
     match kill_at {
@@ -380,6 +397,8 @@ pub async fn load_and_kill(
             });
         }
     }
+    // `kill` returns once the process is reaped: its sockets are closed now.
+    dead_tx.send_replace(true);
     let mut outcome = Outcome::default();
     for (w, handle) in handles.into_iter().enumerate() {
         match tokio::time::timeout(DRAIN_TIMEOUT * 2, handle).await {

@@ -13,7 +13,10 @@
 #   (d) the size of the newest snapshot holding the whole tree;
 #   (e) restart time with that tree: SIGTERM (SIGKILL after a grace period), start again, time
 #       until `srvr` reports the whole tree; once with the tree in the log, once from a
-#       snapshot.
+#       snapshot;
+#   (f) setData at 64x8 on that tree (Corral and ZooKeeper with the default heap), after the
+#       first restart: both servers then snapshot the same large tree every ~snapCount writes,
+#       which (b) does not show alike (there each tree is as big as its own create run made it).
 #
 # Usage: scripts/bench/compare.sh [--quick] [--out results.md] [options]
 #   --quick            100,000 znodes and 3 s runs: checks the script end to end
@@ -464,6 +467,21 @@ newest_name() {
 	echo "$newest"
 }
 
+# bigtree_set NAME PORT: (f) setData at 64x8 on the loaded tree; sets R[NAME.big_set] and
+# R[NAME.big_set_p99], or logs why not (the rest of the sequence goes on)
+bigtree_set() {
+	local name=$1 port=$2
+	log "$name: setData 64x8 on the loaded tree"
+	if run_bounded "$BENCH_LIMIT" "$CORRAL" bench --addr "$name=127.0.0.1:$port" --sessions 64 \
+		--in-flight 8 --ops set --duration-s "$SECONDS_RUN" --warmup-s "$WARMUP" \
+		--value-bytes "$VALUE_BYTES" --json >"$WORKDIR/bigset-$name.json" 2>"$WORKDIR/bigset-$name.err"; then
+		R[$name.big_set]="$(jq -r '.results[0].ops_per_s' "$WORKDIR/bigset-$name.json")"
+		R[$name.big_set_p99]="$(jq -r '.results[0].latency.p99_us / 1000' "$WORKDIR/bigset-$name.json")"
+	else
+		log "$name: setData on the loaded tree failed, see bigset-$name.err"
+	fi
+}
+
 SETTLE_S=$((QUICK ? 2 : 5))
 POP_LIMIT=$((NODES / 1000 + 300))
 
@@ -504,6 +522,8 @@ tree_zk() {
 	R[$name.stop1]="$STOPPED_BY"
 	sleep "$SETTLE_S"
 	R[$name.rss_after]="$(rss_mb "$pid")"
+	# (f) with the default heap only: more load on a just-enough heap could fail the trial.
+	[[ "$name" == zk-default ]] && bigtree_set "$name" "$port"
 	# ZooKeeper writes a snapshot while it starts: the newest one now holds the whole tree.
 	local snap
 	snap="$(newest_file "$dir/data/version-2" 'snapshot.*')"
@@ -534,6 +554,7 @@ tree_corral() {
 	R[corral.stop1]="$STOPPED_BY"
 	sleep "$SETTLE_S"
 	R[corral.rss_after]="$(rss_mb "$pid")"
+	bigtree_set corral "$port"
 	# A snapshot after the load: restart with a small snapCount (which may already snapshot
 	# during the replay, at some index before the end), let any snapshot in progress finish,
 	# then write more than snapCount entries: the snapshot they trigger holds the whole tree.
@@ -652,6 +673,9 @@ report() {
 	done
 	[[ -n "$errs" ]] && echo && echo "Error replies:$errs"
 	echo
+	echo "set runs right after create on the same servers, so each tree is as big as its own create" \
+		"run made it; setData on one tree size for both is in the next table."
+	echo
 	echo "## $n znodes (${VALUE_BYTES}-byte data, fan-out $FANOUT), fresh servers"
 	echo
 	local t=${ZK_TIGHT:-none}
@@ -668,6 +692,8 @@ report() {
 		"RSS after restart MB|rss_after|%.0f"
 		"snapshot MB|snap_mb|%.1f"
 		"restart, tree in snapshot, s|restart2|%.2f"
+		"setData 64×8 on this tree, ops/s|big_set|%.0f"
+		"setData 64×8 on this tree, p99 ms|big_set_p99|%.2f"
 	)
 	local row label key f
 	for row in "${rows[@]}"; do
@@ -682,6 +708,8 @@ report() {
 	echo "Restart: SIGTERM (stopped by: Corral ${R[corral.stop1]:-?}, ZooKeeper ${R[zk-default.stop1]:-?})," \
 		"then start until \`srvr\` reports the whole tree. ZooKeeper writes a snapshot while starting;"
 	echo "Corral's was taken after the load with snapCount=200. RSS is VmRSS, ${SETTLE_S} s after the load."
+	echo "setData on this tree: after the first restart, default snapCount, the bench's own 1000 keys;" \
+		"ZooKeeper with the default heap only."
 }
 
 report >"$WORKDIR/results.md"

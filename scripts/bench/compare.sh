@@ -14,8 +14,8 @@
 #   (e) restart time with that tree: SIGTERM (SIGKILL after a grace period), start again, time
 #       until `srvr` reports the whole tree; once with the tree in the log, once from a
 #       snapshot;
-#   (f) setData at 64x8 on that tree (Corral and ZooKeeper with the default heap), after the
-#       first restart: both servers then snapshot the same large tree every ~snapCount writes,
+#   (f) setData at 64x8 on that tree (Corral and ZooKeeper with the default heap), once it is
+#       loaded again: both servers then snapshot the same large tree every ~snapCount writes,
 #       which (b) does not show alike (there each tree is as big as its own create run made it).
 #
 # Usage: scripts/bench/compare.sh [--quick] [--out results.md] [options]
@@ -522,8 +522,6 @@ tree_zk() {
 	R[$name.stop1]="$STOPPED_BY"
 	sleep "$SETTLE_S"
 	R[$name.rss_after]="$(rss_mb "$pid")"
-	# (f) with the default heap only: more load on a just-enough heap could fail the trial.
-	[[ "$name" == zk-default ]] && bigtree_set "$name" "$port"
 	# ZooKeeper writes a snapshot while it starts: the newest one now holds the whole tree.
 	local snap
 	snap="$(newest_file "$dir/data/version-2" 'snapshot.*')"
@@ -532,6 +530,9 @@ tree_zk() {
 	pid=$SERVER_PID
 	R[$name.restart2]="$RESTART_S"
 	log "$name: restart ${R[$name.restart1]} s (log), ${R[$name.restart2]} s (snapshot); snapshot ${R[$name.snap_mb]:-?} MB"
+	# (f) last, so that the snapshots it causes change none of the figures above; with the
+	# default heap only, as more load on a just-enough heap could fail the trial.
+	if [[ "$name" == zk-default ]]; then bigtree_set "$name" "$port"; fi
 	stop_server "$pid"
 	rm -rf "$dir/data"
 }
@@ -554,6 +555,7 @@ tree_corral() {
 	R[corral.stop1]="$STOPPED_BY"
 	sleep "$SETTLE_S"
 	R[corral.rss_after]="$(rss_mb "$pid")"
+	# (f) here, before snapCount=200 below; the snapshot measured next is taken after it.
 	bigtree_set corral "$port"
 	# A snapshot after the load: restart with a small snapCount (which may already snapshot
 	# during the replay, at some index before the end), let any snapshot in progress finish,
@@ -708,8 +710,8 @@ report() {
 	echo "Restart: SIGTERM (stopped by: Corral ${R[corral.stop1]:-?}, ZooKeeper ${R[zk-default.stop1]:-?})," \
 		"then start until \`srvr\` reports the whole tree. ZooKeeper writes a snapshot while starting;"
 	echo "Corral's was taken after the load with snapCount=200. RSS is VmRSS, ${SETTLE_S} s after the load."
-	echo "setData on this tree: after the first restart, default snapCount, the bench's own 1000 keys;" \
-		"ZooKeeper with the default heap only."
+	echo "setData on this tree: default snapCount, the bench's own 1000 keys; Corral after the first" \
+		"restart, ZooKeeper (default heap only) after the second."
 }
 
 report >"$WORKDIR/results.md"

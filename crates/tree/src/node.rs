@@ -267,6 +267,10 @@ impl Node {
         self.payload.data()
     }
 
+    pub(crate) fn name_and_data(&self) -> (&[u8], Option<&[u8]>) {
+        self.payload.name_and_data()
+    }
+
     pub(crate) fn data_len(&self) -> usize {
         self.payload.data_len()
     }

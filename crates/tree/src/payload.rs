@@ -228,6 +228,20 @@ impl Payload {
     pub(crate) fn data_len(&self) -> usize {
         self.parts().2.unwrap_or(0)
     }
+
+    /// Name and data with one read of the header (a snapshot writes both for every node).
+    pub(crate) fn name_and_data(&self) -> (&[u8], Option<&[u8]>) {
+        let (header, name, data) = self.parts();
+        // SAFETY: as in `name` and `data`: the name is `name` initialised bytes right after the
+        // header, the data `len` initialised bytes right after the name.
+        unsafe {
+            let name_ptr = self.ptr.as_ptr().add(header);
+            (
+                std::slice::from_raw_parts(name_ptr, name),
+                data.map(|len| std::slice::from_raw_parts(name_ptr.add(name), len)),
+            )
+        }
+    }
 }
 
 impl Clone for Payload {

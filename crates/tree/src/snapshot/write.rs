@@ -194,7 +194,10 @@ impl DataTree {
     }
 
     fn encode_node(&self, token: &mut SnapshotToken, out: &mut Vec<u8>, node: &Node, owner: i64) {
-        let data = node.data();
+        let (name, data) = node.name_and_data();
+        // Flags, parent, 8 stat varints, ACL index and owner take at most 1 + 5 + 8 * 10 + 5 + 8
+        // bytes, each length prefix at most 10: one reservation for the whole record.
+        out.reserve(120 + name.len() + data.map_or(0, <[u8]>::len));
         let mut flags = 0;
         if data.is_some() {
             flags |= NODE_HAS_DATA;
@@ -208,7 +211,7 @@ impl DataTree {
             id => token.ordinal(id),
         };
         put_varint(out, u64::from(parent));
-        put_bytes(out, node.name_bytes());
+        put_bytes(out, name);
         if let Some(data) = data {
             put_bytes(out, data);
         }

@@ -78,19 +78,36 @@ pub enum RecordError {
 
 /// Append one record framing `payload` to `out`.
 pub fn encode_record(payload: &[u8], len_max: usize, out: &mut Vec<u8>) -> Result<(), RecordError> {
-    if payload.is_empty() || payload.len() > len_max {
+    let start = out.len();
+    out.resize(start + RECORD_HEADER_BYTES, 0);
+    out.extend_from_slice(payload);
+    let sealed = seal_record(&mut out[start..], len_max);
+    if sealed.is_err() {
+        out.truncate(start);
+    }
+    sealed
+}
+
+/// Frames a record in place: `record` is [`RECORD_HEADER_BYTES`] bytes of room followed by
+/// the payload, and the header is written into that room (for a writer that builds the payload
+/// where the record will be, rather than copying it behind a header).
+pub fn seal_record(record: &mut [u8], len_max: usize) -> Result<(), RecordError> {
+    let Some((header, payload)) = record.split_first_chunk_mut::<RECORD_HEADER_BYTES>() else {
         return Err(RecordError::BadPayloadLength {
-            len: payload.len(),
+            len: 0,
             max: len_max,
         });
-    }
-    let len = u32::try_from(payload.len()).map_err(|_| RecordError::BadPayloadLength {
+    };
+    let bad_length = RecordError::BadPayloadLength {
         len: payload.len(),
         max: len_max,
-    })?;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-    out.extend_from_slice(payload);
+    };
+    if payload.is_empty() || payload.len() > len_max {
+        return Err(bad_length);
+    }
+    let len = u32::try_from(payload.len()).map_err(|_| bad_length)?;
+    header[..4].copy_from_slice(&len.to_le_bytes());
+    header[4..].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
     Ok(())
 }
 
@@ -215,6 +232,22 @@ mod tests {
             decode_record(&[0, 0, 0, 0, 1, 0, 0, 0], RECORD_BYTES_MAX),
             Err(RecordError::ZeroLength { crc: 1 })
         ));
+    }
+
+    #[test]
+    fn a_record_sealed_in_place_decodes() {
+        let mut record = vec![0; RECORD_HEADER_BYTES];
+        record.extend_from_slice(b"built in place");
+        seal_record(&mut record, RECORD_BYTES_MAX).unwrap();
+        assert_eq!(
+            decode_record(&record, RECORD_BYTES_MAX).unwrap(),
+            Decoded::Record {
+                payload: b"built in place",
+                total_bytes: record.len(),
+            }
+        );
+        assert!(seal_record(&mut [0; RECORD_HEADER_BYTES], RECORD_BYTES_MAX).is_err());
+        assert!(seal_record(&mut [0; 3], RECORD_BYTES_MAX).is_err());
     }
 
     #[test]

@@ -118,22 +118,21 @@ impl Prep<'_> {
             _ => 0,
         };
 
-        if self.tracks_changes() {
+        self.put(parent_path, || {
             parent.child_count += 1;
             parent.cversion = parent_cversion;
-            self.put(parent_path, Some(parent));
-            self.put(
-                &path,
-                Some(Rec {
-                    version: 0,
-                    cversion: 0,
-                    aversion: 0,
-                    owner: record_owner,
-                    child_count: 0,
-                    acl: Arc::from(&*acl),
-                }),
-            );
-        }
+            Some(parent)
+        });
+        self.put(&path, || {
+            Some(Rec {
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                owner: record_owner,
+                child_count: 0,
+                acl: Arc::from(&*acl),
+            })
+        });
         Ok(Effect::Create {
             path,
             data: args.data.as_ref(),

@@ -111,6 +111,37 @@ impl PathHasher {
     }
 }
 
+/// Hashes a [`NodeId`](crate::node::NodeId) key with one multiply. Why not std's SipHash:
+/// a snapshot looks up every node it writes in the map of preserved versions, so the hash is
+/// paid per node of the tree; ids are handed out by the store, never chosen by a client, so
+/// the keyed hash's protection against prepared collisions buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(ID_MULTIPLIER);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        // The golden-ratio multiplier spreads consecutive ids over the high (tag) bits while
+        // keeping them distinct in the low (bucket) bits.
+        self.0 = u64::from(id).wrapping_mul(ID_MULTIPLIER);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+const ID_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A map keyed by node id, hashed with [`IdHasher`].
+pub(crate) type IdMap<V> =
+    std::collections::HashMap<crate::node::NodeId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,34 +176,3 @@ mod tests {
         assert_ne!(keys.hash(b"/a"), other.hash(b"/a"), "keys are per store");
     }
 }
-
-/// Hashes a [`NodeId`](crate::node::NodeId) key with one multiply. Why not std's SipHash:
-/// a snapshot looks up every node it writes in the map of preserved versions, so the hash is
-/// paid per node of the tree; ids are handed out by the store, never chosen by a client, so
-/// the keyed hash's protection against prepared collisions buys nothing here.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(ID_MULTIPLIER);
-        }
-    }
-
-    fn write_u32(&mut self, id: u32) {
-        // The golden-ratio multiplier spreads consecutive ids over the high (tag) bits while
-        // keeping them distinct in the low (bucket) bits.
-        self.0 = u64::from(id).wrapping_mul(ID_MULTIPLIER);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-const ID_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// A map keyed by node id, hashed with [`IdHasher`].
-pub(crate) type IdMap<V> =
-    std::collections::HashMap<crate::node::NodeId, V, std::hash::BuildHasherDefault<IdHasher>>;

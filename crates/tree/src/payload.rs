@@ -212,17 +212,11 @@ impl Payload {
     }
 
     pub(crate) fn name(&self) -> &[u8] {
-        let (header, name, _) = self.parts();
-        // SAFETY: the name is `name` initialised bytes right after the header.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(header), name) }
+        self.name_and_data().0
     }
 
     pub(crate) fn data(&self) -> Option<&[u8]> {
-        let (header, name, data) = self.parts();
-        // SAFETY: the data is `len` initialised bytes right after the name.
-        data.map(|len| unsafe {
-            std::slice::from_raw_parts(self.ptr.as_ptr().add(header + name), len)
-        })
+        self.name_and_data().1
     }
 
     pub(crate) fn data_len(&self) -> usize {
@@ -232,8 +226,8 @@ impl Payload {
     /// Name and data with one read of the header (a snapshot writes both for every node).
     pub(crate) fn name_and_data(&self) -> (&[u8], Option<&[u8]>) {
         let (header, name, data) = self.parts();
-        // SAFETY: as in `name` and `data`: the name is `name` initialised bytes right after the
-        // header, the data `len` initialised bytes right after the name.
+        // SAFETY: the name is `name` initialised bytes right after the header, the data `len`
+        // initialised bytes right after the name.
         unsafe {
             let name_ptr = self.ptr.as_ptr().add(header);
             (

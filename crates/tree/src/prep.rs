@@ -95,11 +95,6 @@ impl<'t> Prep<'t> {
         }
     }
 
-    /// Whether later ops will read the change records ([`Prep::put`] is a no-op otherwise).
-    pub(crate) fn tracks_changes(&self) -> bool {
-        self.overlay.is_some()
-    }
-
     /// `getRecordForPath`: the scratch view first, then the tree (where "" is the root).
     pub(crate) fn record(&self, path: &str) -> Option<Rec> {
         if let Some(rec) = self.overlay.as_ref().and_then(|o| o.get(path)) {
@@ -121,9 +116,11 @@ impl<'t> Prep<'t> {
         self.record(path).ok_or(ErrorCode::NoNode)
     }
 
-    pub(crate) fn put(&mut self, path: &str, rec: Option<Rec>) {
+    /// Records the change an op makes at `path` for the ops after it; `rec` is only built when
+    /// there are such ops (a multi), since a record costs a path copy and an ACL copy.
+    pub(crate) fn put(&mut self, path: &str, rec: impl FnOnce() -> Option<Rec>) {
         if let Some(overlay) = &mut self.overlay {
-            overlay.insert(path.to_owned(), rec);
+            overlay.insert(path.to_owned(), rec());
         }
     }
 
@@ -176,9 +173,11 @@ impl<'t> Prep<'t> {
         if node.child_count > 0 {
             return Err(ErrorCode::NotEmpty);
         }
-        parent.child_count -= 1;
-        self.put(parent_path, Some(parent));
-        self.put(path, None);
+        self.put(parent_path, || {
+            parent.child_count -= 1;
+            Some(parent)
+        });
+        self.put(path, || None);
         Ok(Effect::Delete { path })
     }
 
@@ -193,8 +192,10 @@ impl<'t> Prep<'t> {
         let mut node = self.record_or_nonode(&req.path)?;
         self.check_acl(&node.acl, perms::WRITE, ctx)?;
         let version = check_version(node.version, req.version)?;
-        node.version = version;
-        self.put(&req.path, Some(node));
+        self.put(&req.path, || {
+            node.version = version;
+            Some(node)
+        });
         Ok(Effect::SetData {
             path: &req.path,
             data: req.data.as_ref(),
@@ -215,9 +216,11 @@ impl<'t> Prep<'t> {
         let mut node = self.record_or_nonode(&req.path)?;
         self.check_acl(&node.acl, perms::ADMIN, ctx)?;
         let version = check_version(node.aversion, req.version)?;
-        node.aversion = version;
-        node.acl = Arc::from(&*acl);
-        self.put(&req.path, Some(node));
+        self.put(&req.path, || {
+            node.aversion = version;
+            node.acl = Arc::from(&*acl);
+            Some(node)
+        });
         Ok(Effect::SetAcl {
             path: &req.path,
             acl,

@@ -36,6 +36,9 @@ pub struct StateMachine {
     last_applied: Option<LogIdOf<C>>,
     membership: StoredMembershipOf<C>,
     current: Arc<Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
+    /// Committed entries gathered for one `apply_batch`; empty between calls, kept for its
+    /// capacity.
+    batch: Vec<EntryResponder<C>>,
 }
 
 impl StateMachine {
@@ -54,6 +57,7 @@ impl StateMachine {
             last_applied: None,
             membership: StoredMembership::default(),
             current: Arc::new(Mutex::new(None)),
+            batch: Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX),
         };
         let newest = machine.store.newest_valid().map_err(io::Error::other)?;
         if let Some(reader) = newest {
@@ -102,15 +106,18 @@ impl StateMachine {
 }
 
 impl StateMachine {
-    /// Applies a batch of committed entries in log order (the txns under one write lock of the
-    /// tree), then answers openraft for each; leaves `batch` empty.
-    fn apply_batch(&mut self, batch: &mut Vec<EntryResponder<C>>) {
-        self.core
-            .apply_entries(batch.iter().filter_map(|(entry, _)| match &entry.payload {
-                EntryPayload::Normal(log_entry) => Some((entry.log_id.index, log_entry)),
-                EntryPayload::Blank | EntryPayload::Membership(_) => None,
-            }));
-        for (entry, responder) in batch.drain(..) {
+    /// Applies the gathered batch of committed entries in log order (the txns under one write
+    /// lock of the tree), then answers openraft for each; leaves the batch empty.
+    fn apply_batch(&mut self) {
+        self.core.apply_entries(
+            self.batch
+                .iter()
+                .filter_map(|(entry, _)| match &entry.payload {
+                    EntryPayload::Normal(log_entry) => Some((entry.log_id.index, log_entry)),
+                    EntryPayload::Blank | EntryPayload::Membership(_) => None,
+                }),
+        );
+        for (entry, responder) in self.batch.drain(..) {
             let log_id = entry.log_id;
             let index = log_id.index;
             match &entry.payload {
@@ -143,18 +150,24 @@ impl RaftStateMachine<C> for StateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<C>, io::Error>> + Unpin + OptionalSend,
     {
-        let mut batch: Vec<EntryResponder<C>> = Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX);
         while let Some(first) = entries.next().await {
-            batch.push(first?);
+            let mut item = Some(first);
             // Whatever else is ready joins the batch: the tree's write lock is then taken once
             // for all of them instead of once per entry (see APPLY_BATCH_ENTRIES_MAX).
-            while batch.len() < APPLY_BATCH_ENTRIES_MAX {
-                match entries.next().now_or_never() {
-                    Some(Some(item)) => batch.push(item?),
-                    _ => break,
+            while let Some(next) = item.take() {
+                match next {
+                    Ok(entry) => self.batch.push(entry),
+                    Err(err) => {
+                        // Entries read before the failure are applied, as one by one.
+                        self.apply_batch();
+                        return Err(err);
+                    }
+                }
+                if self.batch.len() < APPLY_BATCH_ENTRIES_MAX {
+                    item = entries.next().now_or_never().flatten();
                 }
             }
-            self.apply_batch(&mut batch);
+            self.apply_batch();
         }
         Ok(())
     }

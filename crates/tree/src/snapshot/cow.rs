@@ -12,9 +12,9 @@
 //! which the writer moves under the read lock, so apply always sees a settled value). Each
 //! node is copied at most once: the first copy is the pre-snapshot version.
 
-use crate::hash::IdMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::hash::IdMap;
 use crate::node::{Node, NodeId};
 use crate::store::Store;
 use crate::DataTree;

@@ -13,6 +13,7 @@ use corral_proto::connect::ConnectResponse;
 use corral_proto::records::AuthPacket;
 use corral_proto::request::Request;
 use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -65,36 +66,54 @@ impl Client {
                     addr: addr.to_owned(),
                     source: Arc::new(source),
                 })?;
-            Client::connect_stream(stream, options).await
+            stream.set_nodelay(true).map_err(ClientError::io)?;
+            let mut stream = stream;
+            let (response, leftover) = Client::handshake(&mut stream, &options).await?;
+            let (read, write) = stream.into_split();
+            Ok(Client::start(read, write, leftover, response, &options))
         };
         tokio::time::timeout(Duration::from_millis(timeout_ms), attempt)
             .await
             .map_err(|_| ClientError::ConnectTimeout { timeout_ms })?
     }
 
-    /// Runs the handshake on an already connected stream (no timeout of its own).
-    pub async fn connect_stream(
-        mut stream: TcpStream,
-        options: ConnectOptions,
-    ) -> Result<Client, ClientError> {
-        stream.set_nodelay(true).map_err(ClientError::io)?;
-        let request = handshake::connect_request(&options);
+    /// Runs the handshake on an already connected stream (no timeout of its own): a TCP
+    /// stream, or an in-memory one to a server running in the same process.
+    pub async fn connect_stream<S>(mut stream: S, options: ConnectOptions) -> Result<Client, ClientError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (response, leftover) = Client::handshake(&mut stream, &options).await?;
+        let (read, write) = tokio::io::split(stream);
+        Ok(Client::start(read, write, leftover, response, &options))
+    }
+
+    async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+        stream: &mut S,
+        options: &ConnectOptions,
+    ) -> Result<(ConnectResponse, BytesMut), ClientError> {
+        let request = handshake::connect_request(options);
         let (response, leftover) =
-            handshake::exchange(&mut stream, &request, options.max_frame_bytes).await?;
+            handshake::exchange(stream, &request, options.max_frame_bytes).await?;
         if response.timeout_ms <= 0 {
             return Err(ClientError::SessionExpired {
                 timeout_ms: response.timeout_ms,
             });
         }
-        Ok(Client::start(stream, leftover, response, &options))
+        Ok((response, leftover))
     }
 
-    fn start(
-        stream: TcpStream,
+    fn start<R, W>(
+        read: R,
+        write: W,
         leftover: BytesMut,
         response: ConnectResponse,
         options: &ConnectOptions,
-    ) -> Client {
+    ) -> Client
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared::new(
             options.last_zxid_seen,
             options.wire_log.then_some(options.wire_log_events_max),
@@ -108,7 +127,6 @@ impl Client {
             queued_max: options.notifications_queued_max,
         };
         let (outgoing_tx, outgoing_rx) = mpsc::channel(OUTGOING_QUEUE_MAX);
-        let (read, write) = stream.into_split();
         let mut tasks = vec![
             tokio::spawn(reader::run(read, leftover, shared.clone(), sink)),
             tokio::spawn(writer::run(write, outgoing_rx, shared.clone())),

@@ -7,8 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use corral_proto::connect::{ConnectRequest, ConnectResponse, PASSWORD_BYTES};
 use corral_proto::frame::{begin_frame, finish_frame, split_frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::ClientError;
 use crate::options::ConnectOptions;
@@ -35,8 +34,8 @@ pub fn connect_request(options: &ConnectOptions) -> ConnectRequest {
 
 /// Sends `request` and reads the ConnectResponse. Returns it as received (even when its timeout
 /// is 0, which the caller judges) together with any bytes that arrived after it.
-pub async fn exchange(
-    stream: &mut TcpStream,
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     request: &ConnectRequest,
     max_frame_bytes: usize,
 ) -> Result<(ConnectResponse, BytesMut), ClientError> {

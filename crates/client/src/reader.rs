@@ -16,7 +16,7 @@ use corral_proto::records::{ReplyHeader, WatcherEvent};
 use corral_proto::response::Response;
 use corral_proto::{ErrorCode, Jute, OpCode, Reader};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::AsyncRead;
 
 use crate::error::ClientError;
 use crate::handshake::READ_CHUNK_BYTES;
@@ -24,8 +24,8 @@ use crate::pending::Lane;
 use crate::reply::{Notification, Reply, WireEvent};
 use crate::shared::{NotifySink, Shared};
 
-pub(crate) async fn run(
-    mut read: OwnedReadHalf,
+pub(crate) async fn run<R: AsyncRead + Unpin>(
+    mut read: R,
     buffer: BytesMut,
     shared: Arc<Shared>,
     sink: NotifySink,
@@ -39,8 +39,8 @@ pub(crate) async fn run(
 }
 
 /// Reads until the stream breaks; returns why.
-async fn read_frames(
-    read: &mut OwnedReadHalf,
+async fn read_frames<R: AsyncRead + Unpin>(
+    read: &mut R,
     mut buffer: BytesMut,
     shared: &Shared,
     sink: &NotifySink,

@@ -12,7 +12,7 @@ use corral_proto::consts::xid;
 use corral_proto::frame::{begin_frame, finish_frame};
 use corral_proto::request::Request;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::AsyncWrite;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::error::ClientError;
@@ -50,8 +50,8 @@ impl XidCounter {
     }
 }
 
-pub(crate) async fn run(
-    mut write: OwnedWriteHalf,
+pub(crate) async fn run<W: AsyncWrite + Unpin>(
+    mut write: W,
     mut outgoing: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
 ) {

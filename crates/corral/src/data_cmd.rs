@@ -59,14 +59,14 @@ pub struct DirArgs {
 
 impl DirArgs {
     fn snapshot_dir(&self) -> PathBuf {
-        self.dir.join(corral_server::server::SNAPSHOT_DIR_NAME)
+        self.dir.join(corral_storage::layout::SNAPSHOT_DIR_NAME)
     }
 
     fn log_dir(&self) -> PathBuf {
         self.log_dir
             .as_ref()
             .unwrap_or(&self.dir)
-            .join(corral_server::server::LOG_DIR_NAME)
+            .join(corral_storage::layout::LOG_DIR_NAME)
     }
 }
 

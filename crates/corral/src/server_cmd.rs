@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use corral_server::config::parse_jvm_flags;
-use corral_server::ServerConfig;
+use corral_server::{parse_jvm_flags, ServerConfig};
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -25,7 +24,7 @@ pub struct ServerArgs {
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
-    corral_server::memory::tune_allocator();
+    corral_server::tune_allocator();
     init_logging(&args.log);
     let mut properties = Vec::new();
     for var in ["JVMFLAGS", "SERVER_JVMFLAGS"] {
@@ -50,7 +49,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let server = corral_server::start(config).await?;
-    tracing::info!(addr = %server.local_addr, "corral is ready");
+    tracing::info!(addr = ?server.local_addr(), "corral is ready");
     tokio::select! {
         signal = wait_for_signal() => signal?,
         fatal = server.fatal_error() => {

@@ -4,7 +4,6 @@
 //! trailing field (the handshake) live in [`crate::connect`]; `multi` lives in [`crate::multi`].
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use crate::jute_record;
 
@@ -285,6 +284,3 @@ impl Acl {
     }
 }
 
-/// A marker so the `Serialize`/`Deserialize` imports are used by the macro expansions.
-#[allow(dead_code)]
-fn _assert_serde<T: Serialize + for<'de> Deserialize<'de>>() {}

@@ -17,6 +17,17 @@ use crate::records::{
     SetAclRequest, SetDataRequest, SetWatches, SetWatches2, WatchesRequest,
 };
 
+/// How a server handles a request (see [`Request::class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestClass {
+    /// Changes replicated state: a txn through the log, proposed by the leader.
+    Write,
+    /// `sync`: catches this server up with the leader before it is answered.
+    Sync,
+    /// Answered from this server's own tree and connection state.
+    Local,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     Create(CreateRequest),
@@ -111,21 +122,45 @@ impl Request {
         }
     }
 
-    /// Whether the request changes replicated state (goes through the log).
-    pub fn is_write(&self) -> bool {
-        matches!(
-            self,
+    /// How a server handles the request: the one list of what is a write.
+    pub fn class(&self) -> RequestClass {
+        match self {
             Request::Create(_)
-                | Request::Create2(_)
-                | Request::CreateContainer(_)
-                | Request::CreateTtl(_)
-                | Request::Delete(_)
-                | Request::SetData(_)
-                | Request::SetAcl(_)
-                | Request::Multi(_)
-                | Request::Reconfig(_)
-                | Request::CloseSession
-        )
+            | Request::Create2(_)
+            | Request::CreateContainer(_)
+            | Request::CreateTtl(_)
+            | Request::Delete(_)
+            | Request::SetData(_)
+            | Request::SetAcl(_)
+            | Request::Multi(_)
+            | Request::Reconfig(_)
+            | Request::CloseSession => RequestClass::Write,
+            Request::Sync(_) => RequestClass::Sync,
+            Request::Exists(_)
+            | Request::GetData(_)
+            | Request::GetAcl(_)
+            | Request::GetChildren(_)
+            | Request::GetChildren2(_)
+            | Request::Ping
+            | Request::Check(_)
+            | Request::MultiRead(_)
+            | Request::CheckWatches(_)
+            | Request::RemoveWatches(_)
+            | Request::Auth(_)
+            | Request::SetWatches(_)
+            | Request::SetWatches2(_)
+            | Request::Sasl(_)
+            | Request::GetEphemerals(_)
+            | Request::GetAllChildrenNumber(_)
+            | Request::AddWatch(_)
+            | Request::WhoAmI => RequestClass::Local,
+        }
+    }
+
+    /// Whether the request changes replicated state (goes through the log, as in ZooKeeper:
+    /// reconfig included).
+    pub fn is_write(&self) -> bool {
+        self.class() == RequestClass::Write
     }
 
     /// Decodes a whole request frame body (header + record).

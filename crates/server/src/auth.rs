@@ -10,6 +10,8 @@ use corral_proto::records::ClientInfo;
 use corral_proto::Id;
 use sha1::{Digest, Sha1};
 
+use crate::config::slices::AuthSettings;
+
 /// `user:BASE64(SHA1("user:password"))`, as `DigestAuthenticationProvider.generateDigest`.
 pub fn digest_of(user_password: &str) -> String {
     let user = user_password
@@ -24,18 +26,17 @@ pub fn digest_of(user_password: &str) -> String {
 
 /// The outcome of an auth packet: identities to add, or failure.
 pub fn authenticate(
+    settings: &AuthSettings,
     scheme: &str,
     auth: &[u8],
     peer_ip: &str,
-    super_digest: Option<&str>,
-    digest_enabled: bool,
 ) -> Option<Vec<Id>> {
     match scheme {
-        "digest" if digest_enabled => {
+        "digest" if settings.digest_enabled => {
             let text = String::from_utf8_lossy(auth);
             let digest = digest_of(&text);
             let mut ids = Vec::with_capacity(2);
-            if super_digest == Some(digest.as_str()) {
+            if settings.super_digest.as_deref() == Some(digest.as_str()) {
                 ids.push(Id {
                     scheme: "super".to_owned(),
                     id: String::new(),
@@ -82,18 +83,19 @@ mod tests {
 
     #[test]
     fn super_digest_grants_super() {
-        let ids = authenticate(
-            "digest",
-            b"super:test",
-            "127.0.0.1",
-            Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU="),
-            true,
-        )
-        .unwrap();
+        let settings = AuthSettings {
+            super_digest: Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=".to_owned()),
+            digest_enabled: true,
+        };
+        let ids = authenticate(&settings, "digest", b"super:test", "127.0.0.1").unwrap();
         assert_eq!(ids[0].scheme, "super");
         assert_eq!(ids[1].scheme, "digest");
-        assert!(authenticate("kerberos", b"x", "127.0.0.1", None, true).is_none());
-        assert!(authenticate("digest", b"a:b", "127.0.0.1", None, false).is_none());
+        assert!(authenticate(&settings, "kerberos", b"x", "127.0.0.1").is_none());
+        let disabled = AuthSettings {
+            super_digest: None,
+            digest_enabled: false,
+        };
+        assert!(authenticate(&disabled, "digest", b"a:b", "127.0.0.1").is_none());
     }
 
     #[test]

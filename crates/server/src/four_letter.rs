@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
 
-use crate::server::Context;
+use crate::config::slices::FourLetterSettings;
+use crate::status::{ConfFacts, StatusSource};
 
 /// The version string clients and tools parse: a ZooKeeper 3.9 version with our suffix.
 pub const VERSION: &str = concat!("3.9.3-corral-", env!("CARGO_PKG_VERSION"), ", built on n/a");
@@ -27,38 +27,44 @@ pub fn recognise(prefix: &[u8]) -> Option<&'static str> {
 /// The trace mask `stmk` sets and `gtmk` reports (ZooKeeper's default).
 static TRACE_MASK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0b1_0000_0010);
 
-pub async fn answer(word: &str, argument: Option<i64>, ctx: &Context) -> String {
-    if !ctx.core.config.four_letter_allowed(word) {
+/// The answer to `word` (already whitelisted or not: this checks).
+pub async fn answer(
+    word: &str,
+    argument: Option<i64>,
+    status: &StatusSource,
+    allowed: &FourLetterSettings,
+) -> String {
+    if !allowed.allowed(word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
     }
     match word {
         "ruok" => "imok".to_owned(),
-        "srvr" => server_stats(ctx, false),
-        "stat" => server_stats(ctx, true),
+        "srvr" => server_stats(status, false),
+        "stat" => server_stats(status, true),
         "isro" => "rw".to_owned(),
-        "conf" => conf(ctx),
-        "envi" => envi(ctx),
-        "mntr" => mntr(ctx),
-        "cons" => connections(ctx),
+        "conf" => conf(status.conf()),
+        "envi" => envi(),
+        "mntr" => mntr(status),
+        "cons" => connections(status),
         "crst" => {
-            for conn in ctx.core.connections.all() {
-                conn.stats.reset();
-            }
+            status.reset_connection_stats();
             "Connection stats reset.\n".to_owned()
         }
         "srst" => {
-            ctx.core.stats.reset();
+            status.reset_server_stats();
             "Server stats reset.\n".to_owned()
         }
-        "dump" => dump(ctx),
+        "dump" => dump(status),
         "wchs" => {
-            let (conns, paths, total) = ctx.core.watches.lock().summary();
-            format!("{conns} connections watching {paths} paths\nTotal watches:{total}\n")
+            let w = status.watch_summary();
+            format!(
+                "{} connections watching {} paths\nTotal watches:{}\n",
+                w.connections, w.paths, w.total
+            )
         }
         "wchc" => {
             let mut out = String::new();
-            for (conn, paths) in ctx.core.watches.lock().by_connection() {
-                let session = ctx.core.connections.get(conn).map_or(0, |h| h.session_id());
+            for (session, paths) in status.watches_by_session() {
                 let _ = writeln!(out, "0x{session:x}");
                 for path in paths {
                     let _ = writeln!(out, "\t{path}");
@@ -68,26 +74,26 @@ pub async fn answer(word: &str, argument: Option<i64>, ctx: &Context) -> String 
         }
         "wchp" => {
             let mut out = String::new();
-            for (path, conns) in ctx.core.watches.lock().by_path() {
+            for (path, sessions) in status.watches_by_path() {
                 let _ = writeln!(out, "{path}");
-                for conn in conns {
-                    let session = ctx.core.connections.get(conn).map_or(0, |h| h.session_id());
+                for session in sessions {
                     let _ = writeln!(out, "\t0x{session:x}");
                 }
             }
             out
         }
         "dirs" => {
-            let data = dir_bytes(&ctx.core.config.data_dir);
-            let log = dir_bytes(&ctx.core.config.data_log_dir);
+            let conf = status.conf();
+            let data = dir_bytes(&conf.data_dir);
+            let log = dir_bytes(&conf.data_log_dir);
             format!("datadir_size: {data}\nlogdir_size: {log}\n")
         }
         "hash" => {
-            let tree = ctx.core.tree.read();
-            format!("{:x}: {}\n", ctx.core.last_zxid(), tree.digest())
+            let (zxid, digest) = status.digest();
+            format!("{zxid:x}: {digest}\n")
         }
-        "snap" => match ctx.raft.trigger().snapshot().await {
-            Ok(()) => format!("Snapshot requested at zxid 0x{:x}\n", ctx.core.last_zxid()),
+        "snap" => match status.trigger_snapshot().await {
+            Ok(zxid) => format!("Snapshot requested at zxid 0x{zxid:x}\n"),
             Err(err) => format!("Snapshot not possible: {err}\n"),
         },
         "gtmk" => format!("{}\n", TRACE_MASK.load(Ordering::Relaxed)),
@@ -100,49 +106,39 @@ pub async fn answer(word: &str, argument: Option<i64>, ctx: &Context) -> String 
     }
 }
 
-fn server_stats(ctx: &Context, with_clients: bool) -> String {
-    let core = &ctx.core;
+fn server_stats(status: &StatusSource, with_clients: bool) -> String {
     let mut out = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         out.push_str("Clients:\n");
-        for conn in core.connections.all() {
+        for conn in status.connections() {
             let _ = writeln!(
                 out,
                 " /{}[1](queued={},recved={},sent={})",
-                conn.peer,
-                conn.outstanding_writes(),
-                conn.stats.packets_received.load(Ordering::Relaxed),
-                conn.stats.packets_sent.load(Ordering::Relaxed)
+                conn.peer, conn.outstanding, conn.packets_received, conn.packets_sent
             );
         }
         out.push('\n');
     }
-    let (min, avg, max) = core.stats.latency();
-    let node_count = core.tree.read().node_count();
+    let s = status.server_summary();
     let _ = write!(
         out,
-        "Latency min/avg/max: {min}/{avg:.4}/{max}\nReceived: {}\nSent: {}\nConnections: {}\n\
-         Outstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {node_count}\n",
-        core.stats.packets_received.load(Ordering::Relaxed),
-        core.stats.packets_sent.load(Ordering::Relaxed),
-        core.connections.len(),
-        outstanding(ctx),
-        core.last_zxid(),
+        "Latency min/avg/max: {}/{:.4}/{}\nReceived: {}\nSent: {}\nConnections: {}\n\
+         Outstanding: {}\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
+        s.latency.min_ms,
+        s.latency.avg_ms,
+        s.latency.max_ms,
+        s.packets_received,
+        s.packets_sent,
+        s.connections,
+        s.outstanding_requests,
+        s.zxid,
+        s.mode,
+        s.node_count,
     );
     out
 }
 
-fn outstanding(ctx: &Context) -> usize {
-    ctx.core
-        .connections
-        .all()
-        .iter()
-        .map(|c| c.outstanding_writes())
-        .sum()
-}
-
-fn conf(ctx: &Context) -> String {
-    let c = &ctx.core.config;
+fn conf(c: &ConfFacts) -> String {
     format!(
         "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\n\
          dataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\n\
@@ -160,7 +156,7 @@ fn conf(ctx: &Context) -> String {
     )
 }
 
-fn envi(_ctx: &Context) -> String {
+fn envi() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned());
@@ -192,66 +188,34 @@ fn capitalised_os() -> &'static str {
     }
 }
 
-fn mntr(ctx: &Context) -> String {
-    let core = &ctx.core;
-    let (min, avg, max) = core.stats.latency();
-    let (node_count, ephemerals, data_bytes) = {
-        let tree = core.tree.read();
-        (
-            tree.node_count(),
-            tree.ephemeral_count(),
-            tree.approximate_data_bytes(),
-        )
-    };
-    let watch_count = core.watches.lock().total_watches();
+fn mntr(status: &StatusSource) -> String {
+    let s = status.server_summary();
+    let d = status.data_summary();
     let (open_fds, max_fds) = file_descriptors();
     let rows: Vec<(&str, String)> = vec![
         ("version", VERSION.to_owned()),
-        ("server_state", "standalone".to_owned()),
-        ("avg_latency", format!("{avg:.4}")),
-        ("max_latency", max.to_string()),
-        ("min_latency", min.to_string()),
-        (
-            "packets_received",
-            core.stats
-                .packets_received
-                .load(Ordering::Relaxed)
-                .to_string(),
-        ),
-        (
-            "packets_sent",
-            core.stats.packets_sent.load(Ordering::Relaxed).to_string(),
-        ),
-        ("num_alive_connections", core.connections.len().to_string()),
-        ("outstanding_requests", outstanding(ctx).to_string()),
-        ("uptime", core.started.elapsed().as_millis().to_string()),
-        ("znode_count", node_count.to_string()),
-        ("watch_count", watch_count.to_string()),
-        ("ephemerals_count", ephemerals.to_string()),
-        ("approximate_data_size", data_bytes.to_string()),
-        ("global_sessions", core.sessions.len().to_string()),
+        ("server_state", s.mode.to_owned()),
+        ("avg_latency", format!("{:.4}", s.latency.avg_ms)),
+        ("max_latency", s.latency.max_ms.to_string()),
+        ("min_latency", s.latency.min_ms.to_string()),
+        ("packets_received", s.packets_received.to_string()),
+        ("packets_sent", s.packets_sent.to_string()),
+        ("num_alive_connections", s.connections.to_string()),
+        ("outstanding_requests", s.outstanding_requests.to_string()),
+        ("uptime", s.uptime_ms.to_string()),
+        ("znode_count", d.node_count.to_string()),
+        ("watch_count", d.watches.to_string()),
+        ("ephemerals_count", d.ephemerals.to_string()),
+        ("approximate_data_size", d.approximate_data_bytes.to_string()),
+        ("global_sessions", d.global_sessions.to_string()),
         ("local_sessions", "0".to_owned()),
         ("open_file_descriptor_count", open_fds.to_string()),
         ("max_file_descriptor_count", max_fds.to_string()),
-        (
-            "auth_failed_count",
-            core.stats.auth_failed.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "connection_rejected",
-            core.stats
-                .connections_rejected
-                .load(Ordering::Relaxed)
-                .to_string(),
-        ),
-        (
-            "watch_events_sent",
-            core.stats
-                .watch_events_sent
-                .load(Ordering::Relaxed)
-                .to_string(),
-        ),
-        ("last_zxid", core.last_zxid().to_string()),
+        ("auth_failed_count", d.auth_failed.to_string()),
+        ("connection_rejected", d.connections_rejected.to_string()),
+        ("watch_events_sent", d.watch_events_sent.to_string()),
+        ("request_throttle_wait_count", d.throttled_requests.to_string()),
+        ("last_zxid", s.zxid.to_string()),
     ];
     let mut out = String::new();
     for (key, value) in rows {
@@ -260,57 +224,48 @@ fn mntr(ctx: &Context) -> String {
     out
 }
 
-fn connections(ctx: &Context) -> String {
+fn connections(status: &StatusSource) -> String {
     let mut out = String::new();
-    for conn in ctx.core.connections.all() {
-        let s = &conn.stats;
-        let count = s.latency_count.load(Ordering::Relaxed).max(1);
-        let established = SystemTime::now()
-            .checked_sub(conn.established.elapsed())
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_millis();
+    for conn in status.connections() {
+        let l = &conn.latency;
         let _ = writeln!(
             out,
             " /{}[1](queued={},recved={},sent={},sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},\
              lzxid=0x{:x},lresp=0,llat={},minlat={},avglat={},maxlat={})",
             conn.peer,
-            conn.outstanding_writes(),
-            s.packets_received.load(Ordering::Relaxed),
-            s.packets_sent.load(Ordering::Relaxed),
-            conn.session_id(),
-            s.last_op.lock(),
-            established,
-            conn.session_timeout_ms.load(Ordering::Relaxed),
-            s.last_cxid.load(Ordering::Relaxed),
-            s.last_zxid.load(Ordering::Relaxed),
-            s.last_latency_ms.load(Ordering::Relaxed),
-            s.min_latency_ms.load(Ordering::Relaxed),
-            s.total_latency_ms.load(Ordering::Relaxed) / count,
-            s.max_latency_ms.load(Ordering::Relaxed),
+            conn.outstanding,
+            conn.packets_received,
+            conn.packets_sent,
+            conn.session_id,
+            conn.last_op,
+            conn.established_ms,
+            conn.session_timeout_ms,
+            conn.last_cxid,
+            conn.last_zxid,
+            l.last_ms,
+            l.min_ms,
+            l.avg_ms as u64,
+            l.max_ms,
         );
     }
     out.push('\n');
     out
 }
 
-fn dump(ctx: &Context) -> String {
-    let core = &ctx.core;
+fn dump(status: &StatusSource) -> String {
+    let dump = status.session_dump();
     let mut out = String::from("SessionTracker dump:\nSession Sets (");
-    let groups = core.sessions.by_deadline();
-    let total: usize = groups.iter().map(|(_, ids)| ids.len()).sum();
-    let _ = writeln!(out, "{})/({}):", groups.len(), total);
-    for (deadline, ids) in groups {
+    let total: usize = dump.by_deadline.iter().map(|(_, ids)| ids.len()).sum();
+    let _ = writeln!(out, "{})/({}):", dump.by_deadline.len(), total);
+    for (deadline, ids) in dump.by_deadline {
         let _ = writeln!(out, "{} expire at {deadline}:", ids.len());
         for id in ids {
             let _ = writeln!(out, "\t0x{id:x}");
         }
     }
     out.push_str("ephemeral nodes dump:\n");
-    let by_session = core.tree.read().ephemerals_by_session();
-    let _ = writeln!(out, "Sessions with Ephemerals ({}):", by_session.len());
-    for (session, paths) in by_session {
+    let _ = writeln!(out, "Sessions with Ephemerals ({}):", dump.ephemerals.len());
+    for (session, paths) in dump.ephemerals {
         let _ = writeln!(out, "0x{session:x}:");
         for path in paths {
             let _ = writeln!(out, "\t{path}");

@@ -1,26 +1,39 @@
 //! The Corral server runtime: everything between the socket and the pure crates.
 //!
-//! Map (dependencies point down):
-//! - [`server`]: start/stop, the listener and background loops (expiry, reaping).
-//! - [`connection`]: one task per client connection: framing, handshake, the ordered
-//!   request pipeline, the writer.
-//! - [`four_letter`]: `ruok`, `srvr`, `mntr`, ... on the client port.
-//! - [`core`]: shared state and [`core::Core::apply_entries`], where committed txns change the
-//!   tree, fire watches and answer clients.
-//! - [`raft`]: the openraft glue (type config, log store, state machine, peer network).
-//! - [`watches`], [`sessions`], [`auth`], [`stats`], [`config`]: one job each.
+//! Map (each part may import only the parts below it; see ARCHITECTURE.md):
+//! - [`node`] (private): the composition root — builds every part and spawns every task.
+//! - `connection`: one task per client connection: framing, handshake, the ordered request
+//!   pipeline, reads, the writer.
+//! - `four_letter`: `ruok`, `srvr`, `mntr`, ... rendered from `status` reports.
+//! - `status`: plain-data reports for the operator view.
+//! - `leader`: duties that run only while leading (session expiry, container reaping).
+//! - `proposer`: the one write path into the log.
+//! - `raft`: the openraft glue (consensus handle, state machine, snapshots, role, network).
+//! - `clients`: what other tasks may touch of a connection (handle, registry, the replica's
+//!   effects on this server).
+//! - `replica`: this server's copy of the tree, its watches, and apply.
+//! - `sessions`: session liveness and ids.
+//! - leaves: `watches`, `auth`, `metrics`, `ids`, `clock`, `memory`, `config`.
 
-pub mod auth;
+mod auth;
+mod clients;
+pub mod clock;
 pub mod config;
-pub mod connection;
-pub mod core;
-pub mod four_letter;
-pub mod memory;
-pub mod raft;
-pub mod server;
-pub mod sessions;
-pub mod stats;
-pub mod watches;
+mod connection;
+mod four_letter;
+pub mod ids;
+mod leader;
+mod memory;
+mod metrics;
+mod node;
+mod proposer;
+mod raft;
+mod replica;
+mod sessions;
+pub mod status;
+mod watches;
 
-pub use config::ServerConfig;
-pub use server::{start, RunningServer, ServerError};
+pub use config::{parse_jvm_flags, ServerConfig};
+pub use memory::tune_allocator;
+pub use node::{start, start_in, Environment, Node, NodeError};
+pub use raft::{Role, RoleState};

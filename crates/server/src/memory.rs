@@ -63,15 +63,16 @@ impl IdleTrim {
     }
 }
 
-/// Runs until `stopped` changes: trims the heap once each time writes pause (see [`IdleTrim`]).
+/// Runs until `stopped` changes: trims the heap once each time writes pause (see [`IdleTrim`]),
+/// watching the applied zxid through `applied_zxid`.
 pub async fn trim_when_idle(
-    core: std::sync::Arc<crate::core::Core>,
+    applied_zxid: impl Fn() -> i64,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut interval = tokio::time::interval(IDLE_CHECK_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut policy = IdleTrim {
-        last_zxid: core.last_zxid(),
+        last_zxid: applied_zxid(),
         written_since_trim: false,
     };
     loop {
@@ -79,7 +80,7 @@ pub async fn trim_when_idle(
             _ = stopped.changed() => return,
             _ = interval.tick() => {}
         }
-        if policy.observe(core.last_zxid()) {
+        if policy.observe(applied_zxid()) {
             // Off the async workers: the walk takes milliseconds on a large heap.
             let _ = tokio::task::spawn_blocking(release_free_memory).await;
         }

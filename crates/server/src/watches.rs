@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use corral_proto::consts::{event_type, watcher_type};
 use corral_tree::WatchEvent;
 
-use crate::connection::handle::ConnectionId;
+use crate::ids::ConnectionId;
 
 const STANDARD: u8 = 1;
 const PERSISTENT: u8 = 2;

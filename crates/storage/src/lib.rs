@@ -58,6 +58,7 @@
 
 pub mod error;
 pub mod fault_vfs;
+pub mod layout;
 pub mod log_store;
 pub mod mem_vfs;
 pub mod record;

@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use corral_server::raft::types::{Entry, TypeConfig, Vote};
+use corral_entry::{Entry, TypeConfig, Vote};
 use corral_storage::record::RECORD_BYTES_MAX;
 use corral_storage::segment::{parse_segment_file_name, scan_segment, SEGMENT_FILE_BYTES_MAX};
 use corral_storage::state_file::{
@@ -525,7 +525,7 @@ pub fn verify_snapshot(path: &Path, name_index: u64) -> SnapshotStatus {
             ),
         };
     }
-    if let Err(e) = corral_server::raft::snapshot::decode_meta(&meta.opaque) {
+    if let Err(e) = corral_entry::decode_snapshot_meta(&meta.opaque) {
         return SnapshotStatus::Corrupt {
             offset: Some(36),
             reason: format!("the raft snapshot meta does not decode: {e}"),

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use corral_server::raft::types::Entry;
+use corral_entry::Entry;
 use corral_storage::segment::{parse_segment_file_name, scan_segment};
 use corral_storage::RecoveryPolicy;
 use rand::rngs::StdRng;

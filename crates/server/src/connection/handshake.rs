@@ -6,19 +6,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use corral_proto::connect::{ConnectRequest, ConnectResponse, PASSWORD_BYTES};
-use corral_tree::{Txn, TxnKind};
-use rand::RngCore;
+use corral_proto::connect::{ConnectRequest, ConnectResponse};
+use corral_tree::TxnKind;
 
-use super::handle::ConnectionHandle;
-use super::Closed;
-use crate::core::wall_clock_ms;
-use crate::server::Context;
+use super::{ClientServices, Closed};
+use crate::clients::ConnectionHandle;
 
 pub async fn run(
     frame: &[u8],
     handle: &Arc<ConnectionHandle>,
-    ctx: &Context,
+    services: &ClientServices,
 ) -> Result<(), Closed> {
     let request =
         ConnectRequest::decode(frame).map_err(|_| Closed::Server("malformed ConnectRequest"))?;
@@ -26,8 +23,7 @@ pub async fn run(
     handle
         .echo_read_only
         .store(echo_read_only, Ordering::Release);
-    let core = &ctx.core;
-    let last_zxid = core.last_zxid();
+    let last_zxid = services.replica.applied();
     if request.last_zxid_seen > last_zxid {
         tracing::info!(
             peer = %handle.peer,
@@ -37,37 +33,40 @@ pub async fn run(
         );
         return Err(Closed::Server("client is ahead of this server"));
     }
-    let timeout_ms = request.timeout_ms.clamp(
-        core.config.min_session_timeout_ms,
-        core.config.max_session_timeout_ms,
-    );
+    let limits = &services.limits;
+    let timeout_ms = request
+        .timeout_ms
+        .clamp(limits.session_timeout_min_ms, limits.session_timeout_max_ms);
     handle
         .session_timeout_ms
         .store(i64::from(timeout_ms), Ordering::Relaxed);
     if request.session_id == 0 {
-        create_session(timeout_ms, handle, ctx).await
+        create_session(timeout_ms, handle, services).await
     } else {
-        reattach_session(&request, timeout_ms, handle, ctx)
+        reattach_session(&request, timeout_ms, handle, services)
     }
 }
 
 async fn create_session(
     timeout_ms: i32,
     handle: &Arc<ConnectionHandle>,
-    ctx: &Context,
+    services: &ClientServices,
 ) -> Result<(), Closed> {
-    let mut password = [0u8; PASSWORD_BYTES];
-    rand::thread_rng().fill_bytes(&mut password);
-    let txn = Txn {
-        session_id: ctx.core.session_ids.allocate(),
-        cxid: 0,
-        time_ms: wall_clock_ms(),
-        kind: TxnKind::CreateSession {
-            timeout_ms,
-            password,
-        },
+    let kind = TxnKind::CreateSession {
+        timeout_ms,
+        password: services.new_password(),
     };
-    ctx.submit(handle, txn).await?;
+    let session_id = services.session_ids.allocate();
+    handle.write_submitted().await;
+    if let Err(err) = services
+        .proposer
+        .propose_from(handle.id, session_id, 0, kind)
+        .await
+    {
+        handle.write_answered();
+        tracing::error!(%err, "the log refused a new session; closing the connection");
+        return Err(Closed::Server("log unavailable"));
+    }
     handle.wait_writes_answered().await;
     if handle.is_closed() || handle.session_id() == 0 {
         return Err(Closed::Server("session could not be created"));
@@ -79,25 +78,24 @@ fn reattach_session(
     request: &ConnectRequest,
     timeout_ms: i32,
     handle: &Arc<ConnectionHandle>,
-    ctx: &Context,
+    services: &ClientServices,
 ) -> Result<(), Closed> {
-    let core = &ctx.core;
     let session_id = request.session_id;
     let echo = handle.echo_read_only.load(Ordering::Acquire);
     // As ZooKeeper's processConnectRequest: a connection this server holds for the session is
     // closed before the password is checked, so even a refused re-attach takes it away (the
     // session itself lives on).
-    if let Some(old) = core.connections.by_session(session_id) {
+    if let Some(old) = services.registry.by_session(session_id) {
         if old.id != handle.id {
             old.close();
         }
     }
-    let known = core.tree.read().session(session_id);
+    let known = services.replica.tree().session(session_id);
     let password_ok = match (&known, &request.password) {
         (Some(info), Some(given)) => given.as_ref() == info.password.as_slice(),
         _ => false,
     };
-    if !password_ok || !core.sessions.touch(session_id) {
+    if !password_ok || !services.sessions.touch(session_id) {
         tracing::debug!(
             session = format_args!("0x{session_id:x}"),
             "re-attach refused: unknown, expired or wrong password"
@@ -108,8 +106,8 @@ fn reattach_session(
     let Some(info) = known else {
         return Err(Closed::Server("invalid session"));
     };
-    core.sessions.set_timeout(session_id, timeout_ms);
-    if let Some(old) = core.connections.bind_session(session_id, handle.id) {
+    services.sessions.set_timeout(session_id, timeout_ms);
+    if let Some(old) = services.registry.bind_session(session_id, handle.id) {
         old.close();
     }
     handle.set_session_id(session_id);

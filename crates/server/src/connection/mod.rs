@@ -1,43 +1,71 @@
-//! One client connection: the reader task (this module) decodes frames in order and hands
-//! them to the [`requests`] pipeline; the [`writer`] task owns the socket's write half. The
-//! [`handle`] is what the rest of the server sees of a connection.
+//! One client connection: the reader task ([`serve`]) decodes frames in order and hands them
+//! to the [`pipeline`]; the [`writer`] task owns the socket's write half. What other tasks may
+//! touch of a connection is its [`crate::clients::ConnectionHandle`].
 //!
 //! Life of a connection: the first four bytes may be a four-letter word (answered, then
 //! closed); otherwise the first frame is the handshake ([`handshake`]), then requests follow
 //! until the client closes, the session ends, or the client sends something ZooKeeper would
 //! close the connection for.
+//!
+//! Architecture invariant: [`ClientServices`] is declared here, for connections; it is a set
+//! of narrow handles, not a lock, and appears in no other module's signatures.
 
-pub mod handle;
 pub mod handshake;
-pub mod registry;
-pub mod requests;
+pub mod inbox;
+pub mod pipeline;
+pub mod reads;
 pub mod writer;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use corral_proto::frame::split_frame;
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::RngCore;
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::clients::{ConnectionHandle, ConnectionIds, ConnectionRegistry, WriteGate};
+use crate::clock::Clock;
+use crate::config::slices::{AuthSettings, ConnectionLimits, FourLetterSettings};
 use crate::four_letter;
-use crate::server::Context;
-use handle::ConnectionHandle;
+use crate::metrics::Counters;
+use crate::proposer::Proposer;
+use crate::replica::Replica;
+use crate::sessions::{SessionIdAllocator, Sessions};
+use crate::status::StatusSource;
+use inbox::Inbox;
 
-/// Connection ids are unique across restarts (they start from the start time), because log
-/// entries replayed after a restart carry the connection id of the client that sent them, and
-/// a new connection must never be answered a reply meant for an old one.
-static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(0);
+/// How long a closing connection may take to flush what it has queued.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn next_connection_id() -> u64 {
-    if NEXT_CONNECTION_ID.load(Ordering::Relaxed) == 0 {
-        let start = (crate::core::wall_clock_ms() as u64) << 20;
-        let _ = NEXT_CONNECTION_ID.compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed);
+/// What a connection task uses of the server.
+pub struct ClientServices {
+    pub replica: Arc<Replica>,
+    pub proposer: Arc<Proposer>,
+    pub registry: Arc<ConnectionRegistry>,
+    pub sessions: Arc<Sessions>,
+    pub session_ids: SessionIdAllocator,
+    pub connection_ids: ConnectionIds,
+    pub status: Arc<StatusSource>,
+    pub four_letter: FourLetterSettings,
+    pub limits: ConnectionLimits,
+    pub auth: AuthSettings,
+    pub counters: Arc<Counters>,
+    pub gate: Arc<WriteGate>,
+    pub clock: Arc<dyn Clock>,
+    pub reconfig_enabled: bool,
+    /// Session passwords; seeded by the server (from the OS, or a test's seed).
+    pub passwords: Mutex<StdRng>,
+}
+
+impl ClientServices {
+    fn new_password(&self) -> [u8; corral_proto::connect::PASSWORD_BYTES] {
+        let mut password = [0u8; corral_proto::connect::PASSWORD_BYTES];
+        self.passwords.lock().fill_bytes(&mut password);
+        password
     }
-    NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Why the reader stopped; every variant ends the connection.
@@ -49,78 +77,44 @@ pub enum Closed {
     Server(&'static str),
 }
 
-/// The receive side: a socket and what has arrived but not been consumed.
-struct Inbox {
-    socket: OwnedReadHalf,
-    buffer: BytesMut,
-    max_frame_bytes: usize,
-}
-
-impl Inbox {
-    async fn fill(&mut self) -> Result<(), Closed> {
-        self.buffer.reserve(16 * 1024);
-        match self.socket.read_buf(&mut self.buffer).await {
-            Ok(0) | Err(_) => Err(Closed::Eof),
-            Ok(_) => Ok(()),
-        }
-    }
-
-    /// Waits for at least `bytes` buffered bytes.
-    async fn fill_to(&mut self, bytes: usize) -> Result<(), Closed> {
-        while self.buffer.len() < bytes {
-            self.fill().await?;
-        }
-        Ok(())
-    }
-
-    /// The next complete frame, if one is buffered.
-    fn next_frame(&mut self) -> Result<Option<Bytes>, Closed> {
-        split_frame(&mut self.buffer, self.max_frame_bytes)
-            .map_err(|_| Closed::Server("frame length out of range"))
-    }
-
-    async fn read_frame(&mut self) -> Result<Bytes, Closed> {
-        loop {
-            if let Some(frame) = self.next_frame()? {
-                return Ok(frame);
-            }
-            self.fill().await?;
-        }
-    }
-}
-
-/// Serves one accepted socket until it closes.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
-    let _ = stream.set_nodelay(true);
-    let id = next_connection_id();
-    let (read_half, write_half) = stream.into_split();
-    let handle = Arc::new(ConnectionHandle::new(id, peer, ctx.core.stats.clone()));
-    let max_per_ip = ctx.core.config.max_client_cnxns;
-    if !ctx.core.connections.register(handle.clone(), max_per_ip) {
+/// Serves one accepted connection until it closes.
+pub async fn serve<R, W>(read: R, write: W, peer: SocketAddr, services: Arc<ClientServices>)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let id = services.connection_ids.allocate();
+    let handle = Arc::new(ConnectionHandle::new(
+        id,
+        peer,
+        services.counters.clone(),
+        services.gate.clone(),
+        services.limits.outbound_queued_bytes_max,
+        services.clock.wall_ms(),
+    ));
+    let max_per_ip = services.limits.connections_per_ip_max;
+    if !services.registry.register(handle.clone(), max_per_ip) {
         tracing::warn!(%peer, max_per_ip, "too many connections from this address; closing");
-        ctx.core
-            .stats
+        services
+            .counters
             .connections_rejected
             .fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let writer = tokio::spawn(writer::run(write_half, handle.clone()));
-    let mut inbox = Inbox {
-        socket: read_half,
-        buffer: BytesMut::with_capacity(16 * 1024),
-        max_frame_bytes: ctx.core.config.jute_max_buffer_bytes,
-    };
-    handle.set_queued_bytes_max(ctx.core.config.outbound_queued_bytes_max);
-    // An aborted connection (its client stopped reading) ends now, whatever the reader waits for.
+    let writer = tokio::spawn(writer::run(write, handle.clone()));
+    let mut inbox = Inbox::new(read, services.limits.frame_bytes_max);
+    // A connection closed from elsewhere (its session ended, the server stops) or aborted (its
+    // client stopped reading) ends now, whatever the reader waits for.
     let outcome = tokio::select! {
-        outcome = run(&mut inbox, &handle, &ctx) => outcome,
+        outcome = run(&mut inbox, &handle, &services) => outcome,
         () = handle.aborted() => Err(Closed::Server("outbound queue over its limit")),
+        () = handle.closed() => Err(Closed::Server("closed by the server")),
     };
     if let Err(Closed::Server(reason)) = &outcome {
         tracing::debug!(connection = id, %peer, reason, "closing connection");
     }
-    ctx.core.watches.lock().remove_connection(id);
-    ctx.core.connections.unregister(id);
+    services.replica.with_watches(|w| w.remove_connection(id));
+    services.registry.unregister(id);
     handle.close();
     // A client that does not read cannot hold the task forever by blocking the final flush.
     let mut writer = writer;
@@ -133,13 +127,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
     }
 }
 
-/// How long a closing connection may take to flush what it has queued.
-const CLOSE_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn run(
-    inbox: &mut Inbox,
+async fn run<R: AsyncRead + Unpin>(
+    inbox: &mut Inbox<R>,
     handle: &Arc<ConnectionHandle>,
-    ctx: &Context,
+    services: &Arc<ClientServices>,
 ) -> Result<(), Closed> {
     inbox.fill_to(4).await?;
     if let Some(word) = four_letter::recognise(&inbox.buffer[..4]) {
@@ -151,13 +142,13 @@ async fn run(
         } else {
             None
         };
-        let text = four_letter::answer(word, argument, ctx).await;
+        let text = four_letter::answer(word, argument, &services.status, &services.four_letter).await;
         handle.send_raw(text.as_bytes());
         return Err(Closed::Server("four-letter word answered"));
     }
     let connect = inbox.read_frame().await?;
-    handshake::run(&connect, handle, ctx).await?;
-    let mut pipeline = requests::Pipeline::new(handle.clone(), ctx.clone());
+    handshake::run(&connect, handle, services).await?;
+    let mut pipeline = pipeline::Pipeline::new(handle.clone(), services.clone());
     loop {
         while let Some(frame) = inbox.next_frame()? {
             pipeline.handle_frame(frame).await?;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::AsyncWrite;
 
-use super::handle::ConnectionHandle;
+use crate::clients::ConnectionHandle;
 
 /// Capacity the writer's spare buffer starts with and keeps: a batch that grew the buffer past
 /// [`SPARE_BYTES_KEPT_MAX`] (a burst of watch events, a large getChildren) is not kept for the
@@ -17,7 +17,7 @@ use super::handle::ConnectionHandle;
 const SPARE_BYTES_INITIAL: usize = 16 * 1024;
 const SPARE_BYTES_KEPT_MAX: usize = 1024 * 1024;
 
-pub async fn run(mut socket: OwnedWriteHalf, handle: Arc<ConnectionHandle>) {
+pub async fn run<W: AsyncWrite + Unpin>(mut socket: W, handle: Arc<ConnectionHandle>) {
     let mut batch = BytesMut::with_capacity(SPARE_BYTES_INITIAL);
     loop {
         let closing = tokio::select! {

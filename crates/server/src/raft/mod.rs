@@ -1,16 +1,94 @@
-//! The only module that knows openraft. Everything else sees "submit a txn" and "a txn was
-//! applied at index N". openraft is pinned with `=` in the workspace; upgrading it is a
-//! deliberate change behind the tests.
+//! The openraft glue. openraft is pinned with `=` in the workspace; upgrading it is a deliberate
+//! change behind the tests.
 //!
-//! - [`types`]: the type configuration, the log entry payload and the apply reply.
-//! - [`snapshot`]: snapshots of the tree without pausing writes.
-//! - [`state_machine`]: applies committed entries to the [`crate::core::Core`], restores from
-//!   snapshots.
+//! - [`Consensus`]: the handle the rest of the server uses (propose, snapshot now, stop).
+//! - [`state_machine`]: applies committed entries to the [`crate::replica::Replica`] and
+//!   restores it from snapshots; [`snapshot`] builds snapshots without pausing writes.
+//! - [`raft_config`]: openraft's settings from named limits; [`role`]: this server's role as a
+//!   watch; [`network`]: the peer transport (none for a one-voter cluster).
 //!
-//! The log store is `corral_storage::LogStore` (segment files, group commit).
-//! - [`network`]: the peer transport (none for a one-voter cluster).
+//! The log store is `corral_storage::LogStore` (segment files, group commit); the entry format
+//! and the type configuration are `corral_entry`'s.
+//!
+//! Architecture invariant: `openraft::` is named only here and in `node.rs`; this module
+//! never names `clients/` or `connection/` (the state machine applies through
+//! `replica::Effects`).
 
 pub mod network;
+pub mod raft_config;
+pub mod role;
 pub mod snapshot;
 pub mod state_machine;
-pub mod types;
+
+use std::time::Duration;
+
+use corral_entry::{LogEntry, TypeConfig};
+use openraft::async_runtime::watch::WatchReceiver;
+
+pub use role::{Role, RoleState};
+
+/// The raft node of this server.
+pub type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
+
+/// How often [`Consensus::fatal_error`] looks at the raft node's state.
+const FATAL_ERROR_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Why the log did not take an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    #[error("the raft node has stopped: {0}")]
+    Stopped(String),
+}
+
+/// What the rest of the server may do with the raft node.
+#[derive(Clone)]
+pub struct Consensus {
+    raft: Raft,
+}
+
+impl Consensus {
+    pub fn new(raft: Raft) -> Consensus {
+        Consensus { raft }
+    }
+
+    /// Appends an entry to the log; the state machine answers its client when it applies.
+    pub async fn propose(&self, entry: LogEntry) -> Result<(), ProposeError> {
+        self.raft
+            .client_write_ff(entry, None)
+            .await
+            .map_err(|fatal| ProposeError::Stopped(fatal.to_string()))
+    }
+
+    /// Asks for a snapshot now (the `snap` four-letter word).
+    pub async fn trigger_snapshot(&self) -> Result<(), ProposeError> {
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|fatal| ProposeError::Stopped(fatal.to_string()))
+    }
+
+    /// Resolves when the raft node has stopped on a fatal error (for example a failed fsync:
+    /// the log store is poisoned and will acknowledge nothing more).
+    ///
+    /// Polled rather than awaited on the metrics channel: openraft publishes metrics after
+    /// every applied batch, and waking a task thousands of times a second under load cost a
+    /// few percent of the server's CPU for a state that changes once in a process's life.
+    pub async fn fatal_error(&self) -> String {
+        let metrics = self.raft.metrics();
+        let mut poll = tokio::time::interval(FATAL_ERROR_POLL_INTERVAL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            poll.tick().await;
+            if let Err(fatal) = &metrics.borrow_watched().running_state {
+                return fatal.to_string();
+            }
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        if let Err(err) = self.raft.shutdown().await {
+            tracing::warn!(%err, "raft shutdown");
+        }
+    }
+}

@@ -10,7 +10,7 @@ use openraft::raft::{
 use openraft::type_config::alias::SnapshotOf;
 use openraft::{AnyError, OptionalSend};
 
-use super::types::{NodeId, TypeConfig};
+use corral_entry::{NodeId, TypeConfig};
 
 type C = TypeConfig;
 

@@ -11,13 +11,13 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use corral_entry::{encode_snapshot_meta, SnapshotMeta, TypeConfig};
 use corral_storage::snapshot::{SnapshotFileMeta, SnapshotStore};
 use corral_tree::SnapshotToken;
 use openraft::storage::RaftSnapshotBuilder;
-use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf};
+use openraft::type_config::alias::SnapshotOf;
 
-use super::types::TypeConfig;
-use crate::core::Core;
+use crate::replica::Replica;
 
 type C = TypeConfig;
 
@@ -32,19 +32,10 @@ pub struct SnapshotFile {
     pub path: PathBuf,
 }
 
-/// Encodes openraft's snapshot meta into the opaque bytes of a snapshot file.
-pub fn encode_meta(meta: &SnapshotMetaOf<C>) -> io::Result<Vec<u8>> {
-    postcard::to_allocvec(meta).map_err(io::Error::other)
-}
-
-pub fn decode_meta(bytes: &[u8]) -> io::Result<SnapshotMetaOf<C>> {
-    postcard::from_bytes(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
 pub struct SnapshotBuilder {
-    pub(super) core: Arc<Core>,
+    pub(super) replica: Arc<Replica>,
     pub(super) store: Arc<SnapshotStore>,
-    pub(super) meta: SnapshotMetaOf<C>,
+    pub(super) meta: SnapshotMeta,
     pub(super) token: Option<SnapshotToken>,
     pub(super) retain_count: usize,
     /// Filled in with the finished snapshot so the state machine can hand it out later.
@@ -58,13 +49,13 @@ impl RaftSnapshotBuilder<C> for SnapshotBuilder {
         let Some(token) = self.token.take() else {
             return Err(io::Error::other("snapshot builder used twice"));
         };
-        let core = self.core.clone();
+        let replica = self.replica.clone();
         let store = self.store.clone();
         let meta = self.meta.clone();
         let retain_count = self.retain_count;
         let started = std::time::Instant::now();
         let built = tokio::task::spawn_blocking(move || {
-            write_snapshot_file(&core, &store, &meta, token, retain_count)
+            write_snapshot_file(&replica, &store, &meta, token, retain_count)
         })
         .await
         .map_err(io::Error::other)??;
@@ -91,32 +82,29 @@ impl RaftSnapshotBuilder<C> for SnapshotBuilder {
 impl Drop for SnapshotBuilder {
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
-            self.core.tree.write().end_snapshot(token);
+            self.replica.end_snapshot(token);
         }
     }
 }
 
 fn write_snapshot_file(
-    core: &Core,
+    replica: &Replica,
     store: &SnapshotStore,
-    meta: &SnapshotMetaOf<C>,
+    meta: &SnapshotMeta,
     mut token: SnapshotToken,
     retain_count: usize,
 ) -> io::Result<SnapshotFile> {
     let file_meta = SnapshotFileMeta {
         last_log_index: meta.last_log_id.map_or(0, |id| id.index),
         last_log_term: meta.last_log_id.map_or(0, |id| id.leader_id.term),
-        opaque: encode_meta(meta)?,
+        opaque: encode_snapshot_meta(meta)?,
     };
     let result = (|| -> io::Result<SnapshotFile> {
         let mut writer = store.begin(file_meta).map_err(io::Error::other)?;
         let mut chunk = Vec::with_capacity(1 << 20);
         loop {
             chunk.clear();
-            let done =
-                core.tree
-                    .read()
-                    .write_snapshot_chunk(&mut token, &mut chunk, SNAPSHOT_CHUNK_NODES);
+            let done = replica.write_snapshot_chunk(&mut token, &mut chunk, SNAPSHOT_CHUNK_NODES);
             if token.is_aborted() {
                 return Err(io::Error::other("snapshot aborted by a newer one"));
             }
@@ -128,7 +116,7 @@ fn write_snapshot_file(
         let info = writer.finish().map_err(io::Error::other)?;
         Ok(SnapshotFile { path: info.path })
     })();
-    core.tree.write().end_snapshot(token);
+    replica.end_snapshot(token);
     // The chunks and the node versions preserved meanwhile are freed now.
     crate::memory::release_free_memory();
     let file = result?;

@@ -1,21 +1,23 @@
-//! openraft's state machine: hands every committed entry to [`Core::apply_entries`] in log order,
-//! builds snapshots (see [`super::snapshot`]) and restores the tree from the newest valid
-//! snapshot at start-up.
+//! openraft's state machine: hands every committed entry to [`Replica::apply_batch`] in log
+//! order with this server's [`Effects`], builds snapshots (see [`super::snapshot`]) and
+//! restores the tree from the newest valid snapshot at start-up.
 
 use std::io;
 use std::sync::Arc;
 
+use corral_entry::{
+    decode_snapshot_meta, ApplyReply, LogId, SnapshotMeta, StoredMembership, TypeConfig,
+};
 use corral_storage::snapshot::SnapshotStore;
-use corral_tree::DataTree;
+use corral_tree::{AuthProviders, DataTree};
 use futures::{FutureExt, Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
-use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
-use openraft::{EntryPayload, OptionalSend, StoredMembership};
+use openraft::type_config::alias::SnapshotOf;
+use openraft::{EntryPayload, OptionalSend};
 use parking_lot::Mutex;
 
-use super::snapshot::{decode_meta, SnapshotBuilder, SnapshotFile};
-use super::types::{ApplyReply, TypeConfig};
-use crate::core::Core;
+use super::snapshot::{SnapshotBuilder, SnapshotFile};
+use crate::replica::{Effects, Replica};
 
 type C = TypeConfig;
 
@@ -30,11 +32,14 @@ const APPLY_BATCH_ENTRIES_MAX: usize = 256;
 pub type SnapshotData = SnapshotFile;
 
 pub struct StateMachine {
-    core: Arc<Core>,
+    replica: Arc<Replica>,
+    effects: Arc<dyn Effects>,
+    /// The ACL schemes a restored tree knows (this server's configuration).
+    providers: AuthProviders,
     store: Arc<SnapshotStore>,
     retain_count: usize,
-    last_applied: Option<LogIdOf<C>>,
-    membership: StoredMembershipOf<C>,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
     current: Arc<Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
     /// Committed entries gathered for one `apply_batch`; empty between calls, kept for its
     /// capacity.
@@ -46,12 +51,16 @@ impl StateMachine {
     /// that fails its checksum is reported and passed over; the caller checks that the log
     /// still covers what follows the one used), or an empty tree.
     pub fn open(
-        core: Arc<Core>,
+        replica: Arc<Replica>,
+        effects: Arc<dyn Effects>,
+        providers: AuthProviders,
         store: Arc<SnapshotStore>,
         retain_count: usize,
     ) -> io::Result<StateMachine> {
         let mut machine = StateMachine {
-            core,
+            replica,
+            effects,
+            providers,
             store,
             retain_count,
             last_applied: None,
@@ -62,7 +71,7 @@ impl StateMachine {
         let newest = machine.store.newest_valid().map_err(io::Error::other)?;
         if let Some(reader) = newest {
             let path = reader.path().to_owned();
-            let meta = decode_meta(&reader.meta().opaque)?;
+            let meta = decode_snapshot_meta(&reader.meta().opaque)?;
             machine.restore(&meta, SnapshotFile { path })?;
         }
         Ok(machine)
@@ -73,13 +82,13 @@ impl StateMachine {
         self.last_applied.map_or(0, |id| id.index)
     }
 
-    fn restore(&mut self, meta: &SnapshotMetaOf<C>, file: SnapshotFile) -> io::Result<()> {
+    fn restore(&mut self, meta: &SnapshotMeta, file: SnapshotFile) -> io::Result<()> {
         let started = std::time::Instant::now();
         let reader = self
             .store
             .open_snapshot(&file.path)
             .map_err(io::Error::other)?;
-        let tree = DataTree::load_snapshot(reader).map_err(|err| {
+        let tree = DataTree::load_snapshot_with(reader, self.providers.clone()).map_err(|err| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("{}: {err}", file.path.display()),
@@ -93,8 +102,7 @@ impl StateMachine {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "tree restored from snapshot"
         );
-        *self.core.tree.write() = tree;
-        self.core.note_applied(index);
+        self.replica.restore(tree, index);
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         *self.current.lock() = Some(SnapshotOf::<C, SnapshotFile> {
@@ -109,23 +117,20 @@ impl StateMachine {
     /// Applies the gathered batch of committed entries in log order (the txns under one write
     /// lock of the tree), then answers openraft for each; leaves the batch empty.
     fn apply_batch(&mut self) {
-        self.core.apply_entries(
-            self.batch
-                .iter()
-                .filter_map(|(entry, _)| match &entry.payload {
-                    EntryPayload::Normal(log_entry) => Some((entry.log_id.index, log_entry)),
-                    EntryPayload::Blank | EntryPayload::Membership(_) => None,
-                }),
+        self.replica.apply_batch(
+            self.batch.iter().map(|(entry, _)| match &entry.payload {
+                EntryPayload::Normal(log_entry) => (entry.log_id.index, Some(log_entry)),
+                EntryPayload::Blank | EntryPayload::Membership(_) => (entry.log_id.index, None),
+            }),
+            &*self.effects,
         );
         for (entry, responder) in self.batch.drain(..) {
             let log_id = entry.log_id;
             let index = log_id.index;
             match &entry.payload {
-                EntryPayload::Normal(_) => {}
-                EntryPayload::Blank => self.core.note_applied(index),
+                EntryPayload::Normal(_) | EntryPayload::Blank => {}
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembership::new(Some(log_id), membership.clone());
-                    self.core.note_applied(index);
                 }
             }
             self.last_applied = Some(log_id);
@@ -142,7 +147,7 @@ impl RaftStateMachine<C> for StateMachine {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogIdOf<C>>, StoredMembershipOf<C>), io::Error> {
+    ) -> Result<(Option<LogId>, StoredMembership), io::Error> {
         Ok((self.last_applied, self.membership.clone()))
     }
 
@@ -175,11 +180,11 @@ impl RaftStateMachine<C> for StateMachine {
     /// Called between two applies: the copy-on-write snapshot begins exactly at the last
     /// applied entry.
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let token = self.core.tree.write().begin_snapshot();
+        let token = self.replica.begin_snapshot();
         SnapshotBuilder {
-            core: self.core.clone(),
+            replica: self.replica.clone(),
             store: self.store.clone(),
-            meta: SnapshotMetaOf::<C> {
+            meta: SnapshotMeta {
                 last_log_id: self.last_applied,
                 last_membership: self.membership.clone(),
             },
@@ -191,7 +196,7 @@ impl RaftStateMachine<C> for StateMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMetaOf<C>,
+        meta: &SnapshotMeta,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         self.restore(meta, snapshot)

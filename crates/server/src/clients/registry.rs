@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::handle::{ConnectionHandle, ConnectionId};
+use super::handle::ConnectionHandle;
+use crate::ids::{ConnectionId, SessionId};
 
 #[derive(Default)]
 struct Tables {
     by_id: HashMap<ConnectionId, Arc<ConnectionHandle>>,
-    by_session: HashMap<i64, ConnectionId>,
+    by_session: HashMap<SessionId, ConnectionId>,
     per_ip: HashMap<IpAddr, u32>,
 }
 
@@ -35,11 +36,14 @@ impl ConnectionRegistry {
         true
     }
 
+    /// Forgets a connection that has ended; its writes still in the log stop counting
+    /// against the server's outstanding-write limit.
     pub fn unregister(&self, id: ConnectionId) {
         let mut tables = self.tables.write();
         let Some(handle) = tables.by_id.remove(&id) else {
             return;
         };
+        handle.detach_from_gate();
         let session_id = handle.session_id();
         if tables.by_session.get(&session_id) == Some(&id) {
             tables.by_session.remove(&session_id);
@@ -59,7 +63,7 @@ impl ConnectionRegistry {
 
     /// Binds a session to a connection; returns the connection that held it before, if any,
     /// which the caller closes (a session lives on one connection at a time).
-    pub fn bind_session(&self, session_id: i64, id: ConnectionId) -> Option<Arc<ConnectionHandle>> {
+    pub fn bind_session(&self, session_id: SessionId, id: ConnectionId) -> Option<Arc<ConnectionHandle>> {
         let mut tables = self.tables.write();
         let previous = tables.by_session.insert(session_id, id);
         previous
@@ -67,7 +71,7 @@ impl ConnectionRegistry {
             .and_then(|old| tables.by_id.get(&old).cloned())
     }
 
-    pub fn by_session(&self, session_id: i64) -> Option<Arc<ConnectionHandle>> {
+    pub fn by_session(&self, session_id: SessionId) -> Option<Arc<ConnectionHandle>> {
         let tables = self.tables.read();
         tables
             .by_session
@@ -84,9 +88,5 @@ impl ConnectionRegistry {
 
     pub fn len(&self) -> usize {
         self.tables.read().by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

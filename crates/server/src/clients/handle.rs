@@ -10,7 +10,6 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
 
 use bytes::BytesMut;
 use corral_proto::frame::{begin_frame, finish_frame};
@@ -19,15 +18,11 @@ use corral_proto::{ErrorCode, Id};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-use crate::stats::ServerStats;
 use std::sync::Arc;
 
-/// Bytes a connection may have queued for sending before it is considered stuck and dropped
-/// (default of `corral.connection.outboundQueuedBytesMax`). A client that stops reading while
-/// watches fire must not grow the server's memory without bound.
-pub const OUTBOUND_QUEUED_BYTES_MAX: usize = 64 * 1024 * 1024;
-
-pub type ConnectionId = u64;
+use super::write_gate::WriteGate;
+use crate::ids::{ConnectionId, SessionId, Zxid};
+use crate::metrics::{Counters, LatencyStats};
 
 /// What the connection has to send: frames not yet taken by the writer task.
 #[derive(Debug, Default)]
@@ -46,46 +41,28 @@ pub struct ConnectionStats {
     pub last_cxid: AtomicI64,
     pub last_zxid: AtomicI64,
     pub last_op: Mutex<&'static str>,
-    pub last_latency_ms: AtomicU64,
-    pub min_latency_ms: AtomicU64,
-    pub max_latency_ms: AtomicU64,
-    pub total_latency_ms: AtomicU64,
-    pub latency_count: AtomicU64,
+    pub latency: LatencyStats,
 }
 
 impl ConnectionStats {
-    pub fn record_latency(&self, latency_ms: u64) {
-        self.last_latency_ms.store(latency_ms, Ordering::Relaxed);
-        self.max_latency_ms.fetch_max(latency_ms, Ordering::Relaxed);
-        let count = self.latency_count.fetch_add(1, Ordering::Relaxed);
-        if count == 0 {
-            self.min_latency_ms.store(latency_ms, Ordering::Relaxed);
-        } else {
-            self.min_latency_ms.fetch_min(latency_ms, Ordering::Relaxed);
-        }
-        self.total_latency_ms
-            .fetch_add(latency_ms, Ordering::Relaxed);
-    }
-
+    /// What `crst` resets.
     pub fn reset(&self) {
-        for counter in [
-            &self.packets_received,
-            &self.packets_sent,
-            &self.last_latency_ms,
-            &self.min_latency_ms,
-            &self.max_latency_ms,
-            &self.total_latency_ms,
-            &self.latency_count,
-        ] {
-            counter.store(0, Ordering::Relaxed);
-        }
+        self.packets_received.store(0, Ordering::Relaxed);
+        self.packets_sent.store(0, Ordering::Relaxed);
+        self.latency.reset();
     }
 }
+
+/// Set in [`ConnectionHandle::outstanding_writes`] once the connection's writes no longer
+/// count against the [`WriteGate`] (the connection is gone; see
+/// [`ConnectionHandle::detach_from_gate`]).
+const DETACHED_FROM_GATE: usize = 1 << (usize::BITS - 1);
 
 pub struct ConnectionHandle {
     pub id: ConnectionId,
     pub peer: SocketAddr,
-    pub established: Instant,
+    /// Wall-clock ms when the connection was accepted (`cons` shows it as `est`).
+    pub established_ms: i64,
     outbound: Mutex<Outbound>,
     /// Wakes the writer task when `outbound` gained frames or the close flag.
     outbound_ready: Notify,
@@ -96,8 +73,11 @@ pub struct ConnectionHandle {
     /// reader and the writer stop at once instead of waiting for the socket.
     aborted: AtomicBool,
     abort_signal: Notify,
-    /// Writes submitted to the log and not yet answered by the state machine.
+    /// Writes submitted to the log and not yet answered by the state machine, plus the
+    /// [`DETACHED_FROM_GATE`] bit.
     outstanding_writes: AtomicUsize,
+    /// The server-wide limit of outstanding writes (`globalOutstandingLimit`).
+    gate: Arc<WriteGate>,
     writes_done: Notify,
     /// Authenticated identities; always starts with `ip:<address>`.
     /// Shared (not copied) with every write the connection submits; replaced on change.
@@ -108,15 +88,20 @@ pub struct ConnectionHandle {
     /// Whether the client sent the optional readOnly byte (then replies carry it too).
     pub echo_read_only: AtomicBool,
     closed: AtomicBool,
+    /// Wakes the reader task when the connection is closed from elsewhere.
+    close_signal: Notify,
     pub stats: ConnectionStats,
-    server_stats: Arc<ServerStats>,
+    counters: Arc<Counters>,
 }
 
 impl ConnectionHandle {
     pub fn new(
         id: ConnectionId,
         peer: SocketAddr,
-        server_stats: Arc<ServerStats>,
+        counters: Arc<Counters>,
+        gate: Arc<WriteGate>,
+        queued_bytes_max: usize,
+        established_ms: i64,
     ) -> ConnectionHandle {
         let ip_id = Id {
             scheme: "ip".to_owned(),
@@ -125,30 +110,32 @@ impl ConnectionHandle {
         ConnectionHandle {
             id,
             peer,
-            established: Instant::now(),
+            established_ms,
             outbound: Mutex::new(Outbound::default()),
             outbound_ready: Notify::new(),
             queued_bytes: AtomicUsize::new(0),
-            queued_bytes_max: AtomicUsize::new(OUTBOUND_QUEUED_BYTES_MAX),
+            queued_bytes_max: AtomicUsize::new(queued_bytes_max),
             aborted: AtomicBool::new(false),
             abort_signal: Notify::new(),
             outstanding_writes: AtomicUsize::new(0),
+            gate,
             writes_done: Notify::new(),
             identities: RwLock::new(Arc::from([ip_id])),
             session_id: AtomicI64::new(0),
             session_timeout_ms: AtomicI64::new(0),
             echo_read_only: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            close_signal: Notify::new(),
             stats: ConnectionStats::default(),
-            server_stats,
+            counters,
         }
     }
 
-    pub fn session_id(&self) -> i64 {
+    pub fn session_id(&self) -> SessionId {
         self.session_id.load(Ordering::Acquire)
     }
 
-    pub fn set_session_id(&self, session_id: i64) {
+    pub fn set_session_id(&self, session_id: SessionId) {
         self.session_id.store(session_id, Ordering::Release);
     }
 
@@ -169,15 +156,6 @@ impl ConnectionHandle {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
-    }
-
-    pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes.load(Ordering::Relaxed)
-    }
-
-    /// Sets the outbound limit (`corral.connection.outboundQueuedBytesMax`).
-    pub fn set_queued_bytes_max(&self, bytes: usize) {
-        self.queued_bytes_max.store(bytes, Ordering::Relaxed);
     }
 
     /// Queues one frame, written by `encode` between the length prefix and its patching.
@@ -222,7 +200,7 @@ impl ConnectionHandle {
             return;
         }
         self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-        self.server_stats
+        self.counters
             .packets_sent
             .fetch_add(1, Ordering::Relaxed);
         self.outbound_ready.notify_one();
@@ -258,6 +236,20 @@ impl ConnectionHandle {
             self.outbound_ready.notify_one();
             // Wake a reader that waits on writes that will now never be answered.
             self.writes_done.notify_waiters();
+            self.close_signal.notify_waiters();
+        }
+    }
+
+    /// Resolves once the connection is closed (by [`ConnectionHandle::close`] or abort).
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.close_signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                return;
+            }
+            notified.await;
         }
     }
 
@@ -268,6 +260,7 @@ impl ConnectionHandle {
         if !self.aborted.swap(true, Ordering::AcqRel) {
             self.abort_signal.notify_waiters();
             self.writes_done.notify_waiters();
+            self.close_signal.notify_waiters();
         }
     }
 
@@ -284,28 +277,55 @@ impl ConnectionHandle {
         }
     }
 
-    pub fn send_reply(&self, xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) {
+    pub fn send_reply(&self, xid: i32, zxid: Zxid, result: &Result<Response, ErrorCode>) {
         self.stats.last_zxid.store(zxid, Ordering::Relaxed);
         self.send_encoded(|out| encode_reply(xid, zxid, result, out));
     }
 
-    pub fn send_notification(&self, zxid: i64, event_type: i32, path: &str) {
+    pub fn send_notification(&self, zxid: Zxid, event_type: i32, path: &str) {
         self.send_encoded(|out| encode_notification(zxid, event_type, path, out));
     }
 
-    pub fn write_submitted(&self) {
-        self.outstanding_writes.fetch_add(1, Ordering::AcqRel);
+    /// Counts a write about to be proposed; waits first while the server already has
+    /// `globalOutstandingLimit` writes in the log (ZooKeeper throttles the same way: it stops
+    /// reading from connections).
+    pub async fn write_submitted(&self) {
+        self.gate.acquire().await;
+        let before = self.outstanding_writes.fetch_add(1, Ordering::AcqRel);
+        if before & DETACHED_FROM_GATE != 0 {
+            // The connection is already gone; its writes no longer count.
+            self.gate.release(1);
+        }
     }
 
-    /// Called by the state machine after it queued the reply of one of this connection's writes.
+    /// Called once the reply of one of this connection's writes is queued, or once such a
+    /// write is known never to be answered (the log refused it).
     pub fn write_answered(&self) {
         let before = self.outstanding_writes.fetch_sub(1, Ordering::AcqRel);
-        debug_assert!(before > 0, "a write answered that was never submitted");
+        debug_assert!(
+            before & !DETACHED_FROM_GATE > 0,
+            "a write answered that was never submitted"
+        );
+        if before & DETACHED_FROM_GATE == 0 {
+            self.gate.release(1);
+        }
         self.writes_done.notify_waiters();
     }
 
     pub fn outstanding_writes(&self) -> usize {
-        self.outstanding_writes.load(Ordering::Acquire)
+        self.outstanding_writes.load(Ordering::Acquire) & !DETACHED_FROM_GATE
+    }
+
+    /// The connection is gone: its writes still in the log stop counting against the gate
+    /// now (their answers, if they ever come, find no connection). Each write is released
+    /// from the gate exactly once, by this or by [`ConnectionHandle::write_answered`].
+    pub fn detach_from_gate(&self) {
+        let before = self
+            .outstanding_writes
+            .fetch_or(DETACHED_FROM_GATE, Ordering::AcqRel);
+        if before & DETACHED_FROM_GATE == 0 {
+            self.gate.release(before);
+        }
     }
 
     /// Waits until every write this connection submitted has been answered (or it closed).

@@ -2,7 +2,16 @@
 //! ZooKeeper takes only as `-Dname=value` (given to `corral server` as `-D name=value`, or in the
 //! `SERVER_JVMFLAGS` / `JVMFLAGS` environment variables as zkServer.sh passes them).
 //!
+//! This module owns every default and every clamp (the named constants below); the parts of
+//! the server receive the slices of [`ServerConfig`] they use ([`slices`]), not the whole.
 //! Keys we do not use are logged and ignored, as ZooKeeper does with unknown keys.
+//!
+//! Architecture invariant: `config/` imports nothing else of the server.
+
+mod error;
+mod jvm;
+mod properties;
+pub mod slices;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,22 +19,55 @@ use std::path::{Path, PathBuf};
 
 use corral_proto::consts::JUTE_MAX_BUFFER_BYTES_DEFAULT;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{key}: invalid value {value:?}: {reason}")]
-    Invalid {
-        key: String,
-        value: String,
-        reason: String,
-    },
-    #[error("{0}")]
-    Other(String),
-}
+pub use error::ConfigError;
+pub use jvm::parse_jvm_flags;
+pub use properties::parse_properties;
+use properties::{parse_bool, parse_num, parse_size, parse_whitelist};
+
+/// `tickTime` of `corral server` without a configuration (zoo_sample.cfg's value).
+pub const TICK_TIME_MS_DEFAULT: u32 = 2000;
+/// `maxClientCnxns`: connections per client IP.
+pub const MAX_CLIENT_CNXNS_DEFAULT: u32 = 60;
+/// `globalOutstandingLimit`: client writes in the log at once, server-wide.
+pub const GLOBAL_OUTSTANDING_LIMIT_DEFAULT: usize = 1000;
+/// Writes one connection may have in the log before the server stops reading from it.
+pub const OUTSTANDING_WRITES_PER_CONNECTION_MAX: usize = 1000;
+/// Bytes a connection may have queued for sending before it is considered stuck and dropped
+/// (default of `corral.connection.outboundQueuedBytesMax`). A client that stops reading while
+/// watches fire must not grow the server's memory without bound.
+pub const OUTBOUND_QUEUED_BYTES_MAX_DEFAULT: usize = 64 * 1024 * 1024;
+/// `snapCount`: entries between snapshots (randomised in [snapCount/2 + 1, snapCount]).
+pub const SNAP_COUNT_DEFAULT: u64 = 100_000;
+/// The smallest `snapCount` accepted (the randomised interval needs room).
+pub const SNAP_COUNT_MIN: u64 = 2;
+/// `preAllocSize` (ZooKeeper's key is in KiB): log segments grow this much at a time.
+pub const PRE_ALLOC_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+/// The log store needs at least a page per preallocation.
+pub const PRE_ALLOC_BYTES_MIN: u64 = 4096;
+/// `corral.logSegmentBytes`: a log segment is rolled over once it would grow past this.
+pub const LOG_SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+pub const LOG_SEGMENT_BYTES_MIN: u64 = 4096;
+pub const LOG_SEGMENT_BYTES_MAX: u64 = 1 << 30;
+/// Default of `corral.logCacheBytes`: encoded bytes of recent log entries kept in memory.
+/// Entries are applied (and, in an ensemble, replicated) right after they are appended, so a
+/// small window serves almost every read: 2 MiB is about 14k entries of a 100-byte setData, a
+/// fifth of a second of writes at full speed on this project's test machine. Decoded entries
+/// take two to three times their encoded size (8 MiB cost about 20 MB), which a 1M-znode tree
+/// of about 200 MB notices.
+pub const LOG_CACHE_BYTES_DEFAULT: u64 = 2 * 1024 * 1024;
+pub const LOG_CACHE_BYTES_MAX: u64 = 1 << 32;
+/// `autopurge.snapRetainCount`: snapshots kept (ZooKeeper's minimum is also 3).
+pub const SNAP_RETAIN_COUNT_MIN: u32 = 3;
+/// `znode.container.checkIntervalMs`.
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
+/// `znode.container.maxPerMinute`.
+pub const CONTAINER_MAX_PER_MINUTE_DEFAULT: u32 = 10_000;
+/// A frame must at least hold a handshake.
+pub const JUTE_MAX_BUFFER_BYTES_MIN: usize = 1024;
+/// Beyond this a single client could pin too much memory with one frame.
+pub const JUTE_MAX_BUFFER_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// `extendedTypesEnabled` leaves the server id one byte with 255 reserved (TTL session ids).
+pub const SERVER_ID_MAX_WITH_EXTENDED_TYPES: u64 = 254;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +86,8 @@ pub struct ServerConfig {
     pub skip_acl: bool,
     /// `user:base64(sha1)` that makes a digest login a superuser.
     pub super_digest: Option<String>,
+    /// `zookeeper.DigestAuthenticationProvider.enabled`: without it `digest` is no scheme at
+    /// all (no login, and ACL entries naming it are INVALIDACL).
     pub digest_auth_enabled: bool,
     pub jute_max_buffer_bytes: usize,
     pub read_only_mode_enabled: bool,
@@ -53,6 +97,7 @@ pub struct ServerConfig {
     pub container_check_interval_ms: u64,
     pub container_max_per_minute: u32,
     pub container_max_never_used_interval_ms: i64,
+    /// `globalOutstandingLimit`: client writes of this server in the log at once.
     pub global_outstanding_limit: usize,
     /// Bytes one connection may have queued for sending before it is dropped
     /// (`corral.connection.outboundQueuedBytesMax`; ZooKeeper has no such limit).
@@ -60,8 +105,7 @@ pub struct ServerConfig {
     pub snap_count: u64,
     pub force_sync: bool,
     pub pre_alloc_bytes: u64,
-    /// Corral-specific `corral.logSegmentBytes`: a log segment is rolled over once it would
-    /// grow past this size (ZooKeeper has no such key; its log files grow without bound).
+    /// Corral-specific `corral.logSegmentBytes` (ZooKeeper's log files grow without bound).
     pub log_segment_bytes: u64,
     /// Corral-specific `corral.logCacheBytes`: encoded bytes of recent log entries kept
     /// decoded in memory (older ones are read back from the segment files when needed).
@@ -77,13 +121,13 @@ pub struct ServerConfig {
 /// data in `./corral-data`.
 impl Default for ServerConfig {
     fn default() -> Self {
-        let tick_time_ms = 2000;
+        let tick_time_ms = TICK_TIME_MS_DEFAULT;
         ServerConfig {
             tick_time_ms,
             data_dir: PathBuf::from("corral-data"),
             data_log_dir: PathBuf::from("corral-data"),
             client_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2181),
-            max_client_cnxns: 60,
+            max_client_cnxns: MAX_CLIENT_CNXNS_DEFAULT,
             min_session_timeout_ms: 2 * tick_time_ms as i32,
             max_session_timeout_ms: 20 * tick_time_ms as i32,
             four_letter_whitelist: Some(vec!["srvr".to_owned()]),
@@ -94,69 +138,22 @@ impl Default for ServerConfig {
             jute_max_buffer_bytes: JUTE_MAX_BUFFER_BYTES_DEFAULT,
             read_only_mode_enabled: false,
             reconfig_enabled: false,
-            container_check_interval_ms: 60_000,
-            container_max_per_minute: 10_000,
+            container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
             container_max_never_used_interval_ms: 0,
-            global_outstanding_limit: 1000,
-            outbound_queued_bytes_max: crate::connection::handle::OUTBOUND_QUEUED_BYTES_MAX,
-            snap_count: 100_000,
+            global_outstanding_limit: GLOBAL_OUTSTANDING_LIMIT_DEFAULT,
+            outbound_queued_bytes_max: OUTBOUND_QUEUED_BYTES_MAX_DEFAULT,
+            snap_count: SNAP_COUNT_DEFAULT,
             force_sync: true,
-            pre_alloc_bytes: 64 * 1024 * 1024,
-            log_segment_bytes: 64 * 1024 * 1024,
-            log_cache_bytes: crate::server::LOG_CACHE_BYTES_DEFAULT,
-            autopurge_snap_retain_count: 3,
+            pre_alloc_bytes: PRE_ALLOC_BYTES_DEFAULT,
+            log_segment_bytes: LOG_SEGMENT_BYTES_DEFAULT,
+            log_cache_bytes: LOG_CACHE_BYTES_DEFAULT,
+            autopurge_snap_retain_count: SNAP_RETAIN_COUNT_MIN,
             autopurge_purge_interval_hours: 0,
             server_id: 1,
             config_path: None,
         }
     }
-}
-
-/// Parses Java-properties-style `key=value` text (also `key:value` and `key value`).
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        let split = line
-            .find(['=', ':'])
-            .or_else(|| line.find(char::is_whitespace));
-        let (key, value) = match split {
-            Some(at) => (&line[..at], &line[at + 1..]),
-            None => (line, ""),
-        };
-        map.insert(key.trim().to_owned(), value.trim().to_owned());
-    }
-    map
-}
-
-/// Extracts `-Dname=value` settings from a JVM flags string (`SERVER_JVMFLAGS`, `JVMFLAGS`).
-pub fn parse_jvm_flags(flags: &str) -> Vec<(String, String)> {
-    flags
-        .split_whitespace()
-        .filter_map(|token| token.strip_prefix("-D"))
-        .map(|setting| match setting.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            None => (setting.to_owned(), String::new()),
-        })
-        .collect()
-}
-
-fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.trim().parse::<T>().map_err(|e| ConfigError::Invalid {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-fn parse_bool(value: &str) -> bool {
-    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "yes")
 }
 
 impl ServerConfig {
@@ -182,18 +179,24 @@ impl ServerConfig {
         for (key, value) in system_properties {
             config.apply_system_property(key, value)?;
         }
-        if config.max_session_timeout_ms < config.min_session_timeout_ms {
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_session_timeout_ms < self.min_session_timeout_ms {
             return Err(ConfigError::Other(format!(
                 "minSessionTimeout {} must not be larger than maxSessionTimeout {}",
-                config.min_session_timeout_ms, config.max_session_timeout_ms
+                self.min_session_timeout_ms, self.max_session_timeout_ms
             )));
         }
-        if config.extended_types_enabled && config.server_id > 254 {
-            return Err(ConfigError::Other(
-                "with extendedTypesEnabled the server id must be at most 254".to_owned(),
-            ));
+        if self.extended_types_enabled && self.server_id > SERVER_ID_MAX_WITH_EXTENDED_TYPES {
+            return Err(ConfigError::Other(format!(
+                "with extendedTypesEnabled the server id must be at most \
+                 {SERVER_ID_MAX_WITH_EXTENDED_TYPES}"
+            )));
         }
-        Ok(config)
+        Ok(())
     }
 
     fn apply_file_keys(&mut self, keys: &BTreeMap<String, String>) -> Result<(), ConfigError> {
@@ -206,66 +209,12 @@ impl ServerConfig {
         let tick = self.tick_time_ms as i32;
         self.min_session_timeout_ms = 2 * tick;
         self.max_session_timeout_ms = 20 * tick;
-        let mut client_port_set = false;
         for (key, value) in keys {
-            let key = key.as_str();
-            match key {
-                "tickTime" => {}
-                "dataDir" => self.data_dir = PathBuf::from(value),
-                "dataLogDir" => self.data_log_dir = PathBuf::from(value),
-                "clientPort" => {
-                    self.client_addr.set_port(parse_num(key, value)?);
-                    client_port_set = true;
-                }
-                "clientPortAddress" => {
-                    let ip: IpAddr = value.parse().map_err(|_| ConfigError::Invalid {
-                        key: key.to_owned(),
-                        value: value.to_owned(),
-                        reason: "not an IP address".to_owned(),
-                    })?;
-                    self.client_addr.set_ip(ip);
-                }
-                "maxClientCnxns" => self.max_client_cnxns = parse_num(key, value)?,
-                "minSessionTimeout" => {
-                    let v: i32 = parse_num(key, value)?;
-                    if v >= 0 {
-                        self.min_session_timeout_ms = v;
-                    }
-                }
-                "maxSessionTimeout" => {
-                    let v: i32 = parse_num(key, value)?;
-                    if v >= 0 {
-                        self.max_session_timeout_ms = v;
-                    }
-                }
-                "globalOutstandingLimit" => {
-                    self.global_outstanding_limit = parse_num::<usize>(key, value)?.max(1)
-                }
-                "snapCount" => self.snap_count = parse_num::<u64>(key, value)?.max(2),
-                "preAllocSize" => self.pre_alloc_bytes = parse_num::<u64>(key, value)? * 1024,
-                "corral.logSegmentBytes" => {
-                    self.log_segment_bytes = parse_num::<u64>(key, value)?.clamp(4096, 1 << 30)
-                }
-                "corral.logCacheBytes" => {
-                    self.log_cache_bytes = parse_num::<u64>(key, value)?.min(1 << 32)
-                }
-                "forceSync" => self.force_sync = !value.eq_ignore_ascii_case("no"),
-                "autopurge.snapRetainCount" => {
-                    self.autopurge_snap_retain_count = parse_num::<u32>(key, value)?.max(3)
-                }
-                "autopurge.purgeInterval" => {
-                    self.autopurge_purge_interval_hours = parse_num(key, value)?
-                }
-                "skipACL" => self.skip_acl = parse_bool(value),
-                "reconfigEnabled" => self.reconfig_enabled = parse_bool(value),
-                _ => {
-                    if !self.apply_shared_key(key, value)? {
-                        tracing::info!(key, value = value.as_str(), "ignoring unused zoo.cfg key");
-                    }
-                }
+            if !self.apply_file_key(key, value)? && !self.apply_shared_key(key, value)? {
+                tracing::warn!(key = key.as_str(), value = value.as_str(), "ignoring unused zoo.cfg key");
             }
         }
-        if keys.contains_key("clientPortAddress") && !client_port_set {
+        if keys.contains_key("clientPortAddress") && !keys.contains_key("clientPort") {
             return Err(ConfigError::Other(
                 "clientPortAddress is set but clientPort is not".to_owned(),
             ));
@@ -276,12 +225,68 @@ impl ServerConfig {
         Ok(())
     }
 
+    /// Keys only zoo.cfg sets; false when `key` is not one of them.
+    fn apply_file_key(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        match key {
+            "tickTime" => {}
+            "dataDir" => self.data_dir = PathBuf::from(value),
+            "dataLogDir" => self.data_log_dir = PathBuf::from(value),
+            "clientPort" => self.client_addr.set_port(parse_num(key, value)?),
+            "clientPortAddress" => {
+                let ip: IpAddr = value
+                    .parse()
+                    .map_err(|_| ConfigError::invalid(key, value, "not an IP address"))?;
+                self.client_addr.set_ip(ip);
+            }
+            "maxClientCnxns" => self.max_client_cnxns = parse_num(key, value)?,
+            "minSessionTimeout" => {
+                let v: i32 = parse_num(key, value)?;
+                if v >= 0 {
+                    self.min_session_timeout_ms = v;
+                }
+            }
+            "maxSessionTimeout" => {
+                let v: i32 = parse_num(key, value)?;
+                if v >= 0 {
+                    self.max_session_timeout_ms = v;
+                }
+            }
+            "snapCount" => self.snap_count = parse_num::<u64>(key, value)?.max(SNAP_COUNT_MIN),
+            "preAllocSize" => {
+                self.pre_alloc_bytes = parse_num::<u64>(key, value)?
+                    .saturating_mul(1024)
+                    .max(PRE_ALLOC_BYTES_MIN)
+            }
+            "corral.logSegmentBytes" => {
+                self.log_segment_bytes = parse_num::<u64>(key, value)?
+                    .clamp(LOG_SEGMENT_BYTES_MIN, LOG_SEGMENT_BYTES_MAX)
+            }
+            "corral.logCacheBytes" => {
+                self.log_cache_bytes = parse_num::<u64>(key, value)?.min(LOG_CACHE_BYTES_MAX)
+            }
+            "forceSync" => self.force_sync = !value.eq_ignore_ascii_case("no"),
+            "autopurge.snapRetainCount" => {
+                self.autopurge_snap_retain_count =
+                    parse_num::<u32>(key, value)?.max(SNAP_RETAIN_COUNT_MIN)
+            }
+            "autopurge.purgeInterval" => {
+                self.autopurge_purge_interval_hours = parse_num(key, value)?
+            }
+            "reconfigEnabled" => self.reconfig_enabled = parse_bool(value),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Keys accepted both in zoo.cfg and as `zookeeper.`-prefixed system properties.
     fn apply_shared_key(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         match key {
             "4lw.commands.whitelist" => self.four_letter_whitelist = parse_whitelist(value),
             "extendedTypesEnabled" => self.extended_types_enabled = parse_bool(value),
             "jute.maxbuffer" => self.jute_max_buffer_bytes = parse_jute_max_buffer(key, value)?,
+            "globalOutstandingLimit" => {
+                self.global_outstanding_limit = parse_num::<usize>(key, value)?.max(1)
+            }
             "znode.container.checkIntervalMs" => {
                 self.container_check_interval_ms = parse_num::<u64>(key, value)?.max(1)
             }
@@ -314,51 +319,16 @@ impl ServerConfig {
             _ => {
                 let short = key.strip_prefix("zookeeper.").unwrap_or(key);
                 if !self.apply_shared_key(short, value)? {
-                    tracing::info!(key, value, "ignoring unused system property");
+                    tracing::warn!(key, value, "ignoring unused system property");
                 }
             }
         }
         Ok(())
     }
-
-    /// Whether the four-letter word `cmd` may run.
-    pub fn four_letter_allowed(&self, cmd: &str) -> bool {
-        if cmd == "isro" && self.read_only_mode_enabled {
-            return true;
-        }
-        match &self.four_letter_whitelist {
-            None => true,
-            Some(list) => list.iter().any(|w| w == cmd),
-        }
-    }
-}
-
-fn parse_whitelist(value: &str) -> Option<Vec<String>> {
-    let words: Vec<String> = value
-        .split(',')
-        .map(|w| w.trim().to_owned())
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.iter().any(|w| w == "*") {
-        None
-    } else {
-        Some(words)
-    }
 }
 
 fn parse_jute_max_buffer(key: &str, value: &str) -> Result<usize, ConfigError> {
-    let text = value.trim();
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => usize::from_str_radix(hex, 16).map_err(|e| e.to_string()),
-        None => text.parse::<usize>().map_err(|e| e.to_string()),
-    };
-    let bytes = parsed.map_err(|reason| ConfigError::Invalid {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason,
-    })?;
-    // A frame must at least hold a handshake; beyond 256 MiB a single client could pin memory.
-    Ok(bytes.clamp(1024, 256 * 1024 * 1024))
+    Ok(parse_size(key, value)?.clamp(JUTE_MAX_BUFFER_BYTES_MIN, JUTE_MAX_BUFFER_BYTES_MAX))
 }
 
 #[cfg(test)]
@@ -382,11 +352,12 @@ mod tests {
         assert_eq!(config.min_session_timeout_ms, 500);
         assert_eq!(config.max_session_timeout_ms, 20_000);
         assert_eq!(config.max_client_cnxns, 0);
-        assert!(config.four_letter_allowed("ruok"));
-        assert!(!config.four_letter_allowed("mntr"));
+        let words = config.four_letter_settings();
+        assert!(words.allowed("ruok"));
+        assert!(!words.allowed("mntr"));
         assert_eq!(
             config.log_cache_bytes,
-            crate::server::LOG_CACHE_BYTES_DEFAULT
+            LOG_CACHE_BYTES_DEFAULT
         );
     }
 
@@ -428,11 +399,4 @@ mod tests {
         assert!(ServerConfig::load(Some(&path), &[]).is_err());
     }
 
-    #[test]
-    fn properties_accept_colon_and_space() {
-        let map = parse_properties("a: 1\nb 2\n  c=3=4\n");
-        assert_eq!(map["a"], "1");
-        assert_eq!(map["b"], "2");
-        assert_eq!(map["c"], "3=4");
-    }
 }

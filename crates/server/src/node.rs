@@ -1,0 +1,462 @@
+//! The composition root: the one module that names every part of the server. It opens the
+//! storage, restores the tree, builds the raft node, hands each part the narrow handles it
+//! uses, and spawns every long-lived task on one [`TaskTracker`], so that
+//! [`Node::shutdown`] can wait for all of them — connection tasks included.
+//!
+//! A [`Node`] runs against an [`Environment`]: the real clock and file system in production;
+//! a virtual clock, an in-memory file system and no TCP client port in tests, which then
+//! connect clients through [`Node::connect`].
+//!
+//! Architecture invariant: only `lib.rs` imports this module.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_entry::TypeConfig;
+use corral_storage::layout::{LOG_DIR_NAME, SNAPSHOT_DIR_NAME, ZOOKEEPER_DATA_DIR_NAME};
+use corral_storage::snapshot::SnapshotStore;
+use corral_storage::vfs::{OsVfs, Vfs};
+use corral_storage::{LogStore, LogStoreConfig};
+use corral_tree::DataTree;
+use openraft::{BasicNode, ServerState};
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::clients::{ConnectionIds, ConnectionRegistry, LocalEffects, WriteGate};
+use crate::clock::{Clock, SystemClock};
+use crate::config::slices::StorageSettings;
+use crate::config::ServerConfig;
+use crate::connection::{self, ClientServices};
+use crate::leader::LeaderDuties;
+use crate::metrics::Counters;
+use crate::proposer::Proposer;
+use crate::raft::network::NoPeers;
+use crate::raft::raft_config::{self, RaftConfigError, STANDALONE_TIMEOUTS};
+use crate::raft::role::{follow_role, RoleState};
+use crate::raft::state_machine::StateMachine;
+use crate::raft::{Consensus, Raft};
+use crate::replica::Replica;
+use crate::sessions::{SessionIdAllocator, Sessions};
+use crate::status::{ConfFacts, StatusSource};
+
+/// How long a standalone server waits to become the leader of its one-voter cluster.
+const LEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long start-up may take to replay the log after the snapshot.
+const REPLAY_TIMEOUT: Duration = Duration::from_secs(300);
+/// After a failed `accept` (out of file descriptors, say), wait this long before the next.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "{dir} holds Apache ZooKeeper data (snapshot.*/log.* files); Corral keeps its own \
+         format and cannot read it: give Corral an empty dataDir"
+    )]
+    ZooKeeperData { dir: String },
+    #[error("storage: {0}")]
+    Storage(#[from] corral_storage::Error),
+    #[error("cannot restore the tree: {0}")]
+    Restore(std::io::Error),
+    #[error("cannot read the log's state: {0}")]
+    LogState(std::io::Error),
+    #[error(
+        "the log starts after index {purged} but the newest usable snapshot ends at index \
+         {restored}: entries in between are missing; refusing to start"
+    )]
+    LogBehindSnapshot { purged: u64, restored: u64 },
+    #[error(transparent)]
+    RaftConfig(#[from] RaftConfigError),
+    #[error("raft ({stage}): {message}")]
+    Raft {
+        stage: &'static str,
+        message: String,
+    },
+}
+
+fn raft_error(stage: &'static str) -> impl FnOnce(String) -> NodeError {
+    move |message| NodeError::Raft { stage, message }
+}
+
+/// Where a server gets its time, files and randomness, and whether it listens for clients.
+pub struct Environment {
+    pub clock: Arc<dyn Clock>,
+    pub vfs: Arc<dyn Vfs>,
+    /// Seeds session passwords and the snapshot interval; `None` = from the OS.
+    pub seed: Option<u64>,
+    /// Listen on the configured client address; without it clients connect through
+    /// [`Node::connect`].
+    pub listen_for_clients: bool,
+}
+
+impl Environment {
+    /// The real clock and file system, listening on the configured client port.
+    pub fn production() -> Environment {
+        Environment {
+            clock: Arc::new(SystemClock::new()),
+            vfs: OsVfs::shared(),
+            seed: None,
+            listen_for_clients: true,
+        }
+    }
+}
+
+/// A running server; dropping it does not stop it, call [`Node::shutdown`].
+pub struct Node {
+    local_addr: Option<SocketAddr>,
+    services: Arc<ClientServices>,
+    consensus: Consensus,
+    role: watch::Receiver<RoleState>,
+    tasks: TaskTracker,
+    stop: watch::Sender<bool>,
+}
+
+/// Starts a server with the real clock and file system.
+pub async fn start(config: ServerConfig) -> Result<Node, NodeError> {
+    start_in(config, Environment::production()).await
+}
+
+/// Starts a server in `env`.
+pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, NodeError> {
+    let storage = config.storage_settings();
+    for dir in [&storage.data_dir, &storage.data_log_dir] {
+        env.vfs
+            .create_dir_all(dir)
+            .map_err(|source| NodeError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+    }
+    let listener = match env.listen_for_clients {
+        true => Some(bind(config.client_addr).await?),
+        false => None,
+    };
+    let local_addr = match &listener {
+        Some(l) => Some(l.local_addr().map_err(|source| NodeError::Bind {
+            addr: config.client_addr,
+            source,
+        })?),
+        None => None,
+    };
+    let mut random = match env.seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_entropy(),
+    };
+    let server_id = config.server_id;
+    let raft_settings = raft_config::build(
+        STANDALONE_TIMEOUTS,
+        raft_config::snapshot_interval(storage.snap_count, random.next_u64()),
+        storage.snap_count,
+    )?;
+    let (mut log_store, snapshots) = open_storage(&storage, &env.vfs)?;
+
+    let clock = env.clock.clone();
+    let counters = Arc::new(Counters::default());
+    let registry = Arc::new(ConnectionRegistry::default());
+    let tick_ms = u64::from(config.tick_time_ms);
+    let sessions = Arc::new(Sessions::new(tick_ms, clock.clone()));
+    let replica = Arc::new(Replica::new(
+        server_id,
+        DataTree::with_providers(config.tree_config(), config.auth_providers()),
+    ));
+    let effects = Arc::new(LocalEffects {
+        registry: registry.clone(),
+        sessions: sessions.clone(),
+        counters: counters.clone(),
+    });
+    let state_machine = StateMachine::open(
+        replica.clone(),
+        effects,
+        config.auth_providers(),
+        snapshots,
+        storage.snap_retain_count as usize,
+    )
+    .map_err(NodeError::Restore)?;
+    check_log_covers_snapshot(&mut log_store, state_machine.restored_index()).await?;
+    let raft = Raft::new(
+        server_id,
+        Arc::new(raft_settings),
+        NoPeers,
+        log_store,
+        state_machine,
+    )
+    .await
+    .map_err(|e| raft_error("start")(e.to_string()))?;
+    lead_standalone(&raft, server_id, local_addr).await?;
+    crate::memory::release_free_memory();
+    // Sessions recovered from the snapshot and the log get a fresh timer, as after a
+    // ZooKeeper leader change; before any client can re-attach.
+    sessions.restart_all(
+        replica
+            .tree()
+            .sessions()
+            .into_iter()
+            .map(|(id, info)| (id, info.timeout_ms)),
+    );
+
+    let consensus = Consensus::new(raft.clone());
+    let proposer = Arc::new(Proposer::new(server_id, consensus.clone(), clock.clone()));
+    let gate = Arc::new(WriteGate::new(config.global_outstanding_limit));
+    let (stop, stopped) = watch::channel(false);
+    let (role_tx, role) = watch::channel(RoleState::LOOKING);
+    let status = Arc::new(StatusSource {
+        replica: replica.clone(),
+        registry: registry.clone(),
+        sessions: sessions.clone(),
+        counters: counters.clone(),
+        gate: gate.clone(),
+        consensus: consensus.clone(),
+        role: role.clone(),
+        clock: clock.clone(),
+        started_ms: clock.monotonic_ms(),
+        conf: conf_facts(&config, local_addr),
+    });
+    let services = Arc::new(ClientServices {
+        replica: replica.clone(),
+        proposer: proposer.clone(),
+        registry,
+        sessions: sessions.clone(),
+        session_ids: SessionIdAllocator::new(server_id, clock.wall_ms().max(0) as u64),
+        connection_ids: ConnectionIds::new(clock.wall_ms()),
+        status,
+        four_letter: config.four_letter_settings(),
+        limits: config.connection_limits(),
+        auth: config.auth_settings(),
+        counters,
+        gate,
+        clock: clock.clone(),
+        reconfig_enabled: config.reconfig_enabled,
+        passwords: Mutex::new(StdRng::seed_from_u64(random.next_u64())),
+    });
+    let duties = LeaderDuties {
+        proposer,
+        sessions,
+        replica: replica.clone(),
+        clock,
+        tick: Duration::from_millis(tick_ms),
+        reaper: config.reaper_schedule(),
+    };
+
+    let tasks = TaskTracker::new();
+    tasks.spawn(follow_role(raft, server_id, role_tx, stopped.clone()));
+    tasks.spawn(duties.run(role.clone(), stopped.clone()));
+    tasks.spawn(crate::memory::trim_when_idle(
+        move || replica.applied(),
+        stopped.clone(),
+    ));
+    if let Some(listener) = listener {
+        tasks.spawn(accept_loop(
+            listener,
+            services.clone(),
+            tasks.clone(),
+            stopped,
+        ));
+    }
+    tracing::info!(addr = ?local_addr, server_id, "serving clients");
+    Ok(Node {
+        local_addr,
+        services,
+        consensus,
+        role,
+        tasks,
+        stop,
+    })
+}
+
+impl Node {
+    /// The client address this server listens on (`None` without a client listener).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// What the operator view reads.
+    pub fn status(&self) -> &StatusSource {
+        &self.services.status
+    }
+
+    pub fn role(&self) -> RoleState {
+        *self.role.borrow()
+    }
+
+    /// Serves a client connection that did not come through the listener (an in-memory
+    /// stream in tests), as a task of this server.
+    pub fn connect<R, W>(&self, read: R, write: W, peer: SocketAddr)
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        self.tasks
+            .spawn(connection::serve(read, write, peer, self.services.clone()));
+    }
+
+    /// Resolves when the raft node has stopped on a fatal error (for example a failed fsync:
+    /// the log store is poisoned and will acknowledge nothing more). The server cannot accept
+    /// writes after that; the binary exits so that a supervisor restarts it, and recovery
+    /// truncates whatever was not durable.
+    pub async fn fatal_error(&self) -> String {
+        self.consensus.fatal_error().await
+    }
+
+    /// Stops accepting, closes every connection, waits for every task, then stops the raft
+    /// node (which flushes and closes the log).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.tasks.close();
+        for conn in self.services.registry.all() {
+            conn.close();
+        }
+        // Tasks spawned before the stop may still register connections; close them too
+        // until every task has ended.
+        while tokio::time::timeout(Duration::from_millis(100), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            for conn in self.services.registry.all() {
+                conn.close();
+            }
+        }
+        self.consensus.shutdown().await;
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind { addr, source })
+}
+
+/// Initialises the one-voter membership on first start, waits to lead, and replays the log
+/// after the snapshot before serving, so no client sees a state older than one it was shown
+/// before the restart.
+async fn lead_standalone(
+    raft: &Raft,
+    server_id: u64,
+    local_addr: Option<SocketAddr>,
+) -> Result<(), NodeError> {
+    let initialized = raft
+        .is_initialized()
+        .await
+        .map_err(|e| raft_error("initialize")(e.to_string()))?;
+    if !initialized {
+        let addr = local_addr.map(|a| a.to_string()).unwrap_or_default();
+        let members = BTreeMap::from([(server_id, BasicNode::new(addr))]);
+        raft.initialize(members)
+            .await
+            .map_err(|e| raft_error("initialize")(e.to_string()))?;
+    }
+    let metrics = raft
+        .wait(Some(LEAD_TIMEOUT))
+        .state(ServerState::Leader, "standalone server becomes leader")
+        .await
+        .map_err(|e| raft_error("lead")(e.to_string()))?;
+    raft.wait(Some(REPLAY_TIMEOUT))
+        .applied_index_at_least(metrics.last_log_index, "log replayed")
+        .await
+        .map_err(|e| raft_error("replay")(e.to_string()))?;
+    Ok(())
+}
+
+fn conf_facts(config: &ServerConfig, local_addr: Option<SocketAddr>) -> ConfFacts {
+    ConfFacts {
+        client_addr: local_addr.unwrap_or(config.client_addr),
+        data_dir: config.data_dir.clone(),
+        data_log_dir: config.data_log_dir.clone(),
+        tick_time_ms: config.tick_time_ms,
+        max_client_cnxns: config.max_client_cnxns,
+        min_session_timeout_ms: config.min_session_timeout_ms,
+        max_session_timeout_ms: config.max_session_timeout_ms,
+        server_id: config.server_id,
+        standalone: true,
+    }
+}
+
+type Log = LogStore<TypeConfig>;
+
+/// Opens the log (in `dataLogDir`) and the snapshot store (in `dataDir`), refusing a directory
+/// that holds Apache ZooKeeper's own data, which Corral cannot read.
+fn open_storage(
+    settings: &StorageSettings,
+    vfs: &Arc<dyn Vfs>,
+) -> Result<(Log, Arc<SnapshotStore>), NodeError> {
+    for dir in [&settings.data_dir, &settings.data_log_dir] {
+        refuse_zookeeper_data(&**vfs, dir)?;
+    }
+    let mut log_config = LogStoreConfig::new(settings.data_log_dir.join(LOG_DIR_NAME));
+    log_config.force_sync = settings.force_sync;
+    log_config.prealloc_bytes = settings.pre_alloc_bytes;
+    log_config.segment_bytes_max = settings.log_segment_bytes;
+    log_config.cache_bytes_max = settings.log_cache_bytes;
+    let log_store = Log::open_with_vfs(log_config, vfs.clone())?;
+    let snapshots =
+        SnapshotStore::open_with_vfs(settings.data_dir.join(SNAPSHOT_DIR_NAME), vfs.clone())?;
+    Ok((log_store, Arc::new(snapshots)))
+}
+
+fn refuse_zookeeper_data(vfs: &dyn Vfs, dir: &Path) -> Result<(), NodeError> {
+    let zk_dir = dir.join(ZOOKEEPER_DATA_DIR_NAME);
+    let has_files = vfs.list(&zk_dir).is_ok_and(|names| !names.is_empty());
+    if has_files {
+        return Err(NodeError::ZooKeeperData {
+            dir: zk_dir.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The tree starts from a snapshot at `restored_index` and the log must continue right after it;
+/// if the log was purged beyond that point (the newest snapshot was unusable and the previous
+/// one is too old), acknowledged writes would be missing: refuse to start.
+async fn check_log_covers_snapshot(log_store: &mut Log, restored: u64) -> Result<(), NodeError> {
+    use openraft::storage::RaftLogStorage;
+    let state = log_store
+        .get_log_state()
+        .await
+        .map_err(NodeError::LogState)?;
+    let purged = state.last_purged_log_id.map_or(0, |id| id.index);
+    if purged > restored {
+        return Err(NodeError::LogBehindSnapshot { purged, restored });
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    services: Arc<ClientServices>,
+    tasks: TaskTracker,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (read, write) = stream.into_split();
+                    tasks.spawn(connection::serve(read, write, peer, services.clone()));
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Session liveness on this server. Expiry itself is a replicated `CloseSession` txn decided
+//! by the leader ([`crate::leader`]); this module only keeps *when* each session was last
+//! heard from ([`table`], pure), reading the time from the server's [`Clock`], and allocates
+//! new session ids ([`allocator`]).
+
+pub mod allocator;
+pub mod table;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub use allocator::SessionIdAllocator;
+pub use table::SessionTable;
+
+use crate::clock::Clock;
+use crate::ids::SessionId;
+
+/// The session table of a running server, on its clock.
+pub struct Sessions {
+    table: Mutex<SessionTable>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Sessions {
+    pub fn new(tick_ms: u64, clock: Arc<dyn Clock>) -> Sessions {
+        Sessions {
+            table: Mutex::new(SessionTable::new(tick_ms)),
+            clock,
+        }
+    }
+
+    pub fn add(&self, session_id: SessionId, timeout_ms: i32) {
+        let now = self.clock.monotonic_ms();
+        self.table.lock().add(session_id, timeout_ms, now);
+    }
+
+    /// Records activity; false when the session is unknown or already being closed.
+    pub fn touch(&self, session_id: SessionId) -> bool {
+        let now = self.clock.monotonic_ms();
+        self.table.lock().touch(session_id, now)
+    }
+
+    pub fn set_timeout(&self, session_id: SessionId, timeout_ms: i32) {
+        self.table.lock().set_timeout(session_id, timeout_ms);
+    }
+
+    pub fn remove(&self, session_id: SessionId) {
+        self.table.lock().remove(session_id);
+    }
+
+    /// Tracks every listed session (those the log knows) and gives each a fresh timeout.
+    pub fn restart_all(&self, known: impl IntoIterator<Item = (SessionId, i32)>) {
+        let now = self.clock.monotonic_ms();
+        let mut table = self.table.lock();
+        for (session_id, timeout_ms) in known {
+            if !table.contains(session_id) {
+                table.add(session_id, timeout_ms, now);
+            }
+        }
+        table.restart_all(now);
+    }
+
+    pub fn take_expired(&self) -> Vec<SessionId> {
+        let now = self.clock.monotonic_ms();
+        self.table.lock().take_expired(now)
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.lock().len()
+    }
+
+    pub fn by_deadline(&self) -> Vec<(u64, Vec<SessionId>)> {
+        self.table.lock().by_deadline()
+    }
+}

@@ -22,6 +22,24 @@ pub enum RecoveryPolicy {
     TruncateAtFirstBadRecord,
 }
 
+/// Who executes the log's write I/O.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WriterMode {
+    /// A dedicated std thread with group commit (the default, and the only mode for a real
+    /// server): many queued appends share one fsync, and the caller never blocks on the disk
+    /// unless the queue (`writer_queue_commands_max`) is full.
+    #[default]
+    Thread,
+    /// Every command is executed synchronously in the calling task, for a deterministic
+    /// simulation (several servers in one current-thread runtime with paused time, over
+    /// [`crate::MemVfs`]): an append is written, fsync'd and acknowledged before `append`
+    /// returns; truncate, purge and vote saves likewise; `save_committed` is persisted at
+    /// once (`committed_persist_interval_ms` is not used). No thread is spawned and no clock
+    /// is read. Same on-disk bytes, positions and poisoning as `Thread`; one fsync per
+    /// append, and the caller's task blocks for it, so it is not for real disks.
+    Inline,
+}
+
 /// Configuration of a [`crate::LogStore`].
 #[derive(Clone, Debug)]
 pub struct LogStoreConfig {
@@ -40,11 +58,14 @@ pub struct LogStoreConfig {
     /// `limited_get_log_entries` returns at most about this many (encoded) bytes.
     pub read_batch_bytes_max: u64,
     /// `save_committed` is persisted lazily: at most this long after it is called (and with
-    /// any vote or purge save, and at shutdown). Saving it is optional in openraft; a lost
+    /// any vote or purge save, and at shutdown). [`WriterMode::Inline`] persists it at once. Saving it is optional in openraft; a lost
     /// update only means re-applying a little more after a restart.
     pub committed_persist_interval_ms: u64,
     /// Commands the writer thread may have queued before `append` blocks (backpressure).
+    /// Not used in [`WriterMode::Inline`].
     pub writer_queue_commands_max: usize,
+    /// Who executes the write I/O (default: [`WriterMode::Thread`]).
+    pub writer: WriterMode,
     /// How to treat a bad record followed by valid ones at open.
     pub recovery_policy: RecoveryPolicy,
 }
@@ -66,6 +87,7 @@ impl LogStoreConfig {
             committed_persist_interval_ms: 1000,
             writer_queue_commands_max: 4096,
             recovery_policy: RecoveryPolicy::Strict,
+            writer: WriterMode::Thread,
         }
     }
 

@@ -13,7 +13,10 @@
 //! | [`record`]        | one length + CRC32C framed record                                    |
 //! | [`segment`]       | segment file names, header, and the pure scan that finds torn tails  |
 //! | `segment_table`   | in-memory map of log index → (segment file, byte offset)             |
-//! | `writer_thread`   | the dedicated std thread: group commit, rollover, truncate, purge    |
+//! | `writer`          | the only code that changes log files: group commit, rollover, truncate, purge |
+//! | `writer_thread`   | thread mode (default): the writer on a dedicated std thread          |
+//! | `writer_inline`   | inline mode: each command executed in the calling task (simulation)  |
+//! | `writer_handle`   | the store's handle on its writer, whichever mode                     |
 //! | `recovery`        | open-time scan: verify every CRC, truncate torn tails, refuse corruption |
 //! | [`state_file`]    | vote / committed / purged ids in one atomically replaced file        |
 //! | [`version`]       | the `corral-version` file that guards a data directory's format      |
@@ -72,10 +75,14 @@ mod cache;
 mod config;
 mod recovery;
 mod segment_table;
+mod writer;
+mod writer_handle;
+mod writer_inline;
 mod writer_thread;
 
 pub use config::LogStoreConfig;
 pub use config::RecoveryPolicy;
+pub use config::WriterMode;
 pub use error::Error;
 pub use error::Result;
 pub use fault_vfs::FaultVfs;

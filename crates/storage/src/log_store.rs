@@ -1,12 +1,14 @@
 //! [`LogStore`]: openraft's `RaftLogStorage`, and [`LogReader`]: its `RaftLogReader`.
 //!
-//! The store is the caller-facing half; the writer thread (`writer_thread`) is the disk
-//! half. An append is made readable at once (entries go into the in-memory cache before
-//! `append` returns, as openraft requires) and acknowledged later, when the writer's group
-//! fsync covers it.
+//! The store is the caller-facing half; the writer (`writer`, driven by a thread or inline,
+//! see [`crate::WriterMode`]) is the disk half. An append is made readable at once
+//! (entries go into the in-memory cache before `append` returns, as openraft requires) and
+//! acknowledged when the writer's fsync covers it: later in thread mode, before `append`
+//! returns in inline mode.
 //!
-//! Lock order, everywhere: `mem` before the segment table. The writer thread only ever
-//! takes the segment table, so readers that hold both cannot deadlock with it.
+//! Lock order, everywhere: `mem` before the segment table. The writer only ever takes the
+//! segment table, and is never called with `mem` held, so readers that hold both cannot
+//! deadlock with it.
 
 use std::fmt;
 use std::fmt::Debug;
@@ -41,11 +43,11 @@ use crate::recovery::recover;
 use crate::state_file::STATE_PAYLOAD_BYTES_MAX;
 use crate::vfs::OsVfs;
 use crate::vfs::Vfs;
-use crate::writer_thread::Command;
-use crate::writer_thread::DiskShared;
-use crate::writer_thread::EncodedRecord;
-use crate::writer_thread::WriterHandle;
-use crate::writer_thread::WriterSettings;
+use crate::writer::Command;
+use crate::writer::DiskShared;
+use crate::writer::EncodedRecord;
+use crate::writer::WriterSettings;
+use crate::writer_handle::WriterHandle;
 
 /// The durable part of the Raft state that is not log entries.
 pub(crate) struct PersistedState<C: RaftTypeConfig> {
@@ -341,7 +343,8 @@ where
         config.validate()?;
         let recovered = recover::<C>(&config, &vfs)?;
         let disk = Arc::new(DiskShared::new(recovered.table, recovered.end_index));
-        let writer = WriterHandle::spawn(
+        let writer = WriterHandle::start(
+            config.writer,
             WriterSettings {
                 dir: config.dir.clone(),
                 prealloc_bytes: config.prealloc_bytes,
@@ -394,7 +397,7 @@ where
     }
 
     async fn barrier(
-        &self,
+        &mut self,
         make: impl FnOnce(oneshot::Sender<Result<()>>) -> Command,
     ) -> Result<()> {
         let (tx, rx) = oneshot::channel();

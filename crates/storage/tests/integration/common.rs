@@ -16,6 +16,7 @@ use corral_storage::LogStoreConfig;
 use corral_storage::OsVfs;
 use corral_storage::SnapshotFileMeta;
 use corral_storage::SnapshotStore;
+use corral_storage::WriterMode;
 use futures::Stream;
 use futures::StreamExt;
 use openraft::entry::RaftEntry;
@@ -71,16 +72,52 @@ pub fn small_config(dir: &Path) -> LogStoreConfig {
     config
 }
 
+/// `small_config` with the given writer mode.
+pub fn config_in(dir: &Path, writer: WriterMode) -> LogStoreConfig {
+    let mut config = small_config(dir);
+    config.writer = writer;
+    config
+}
+
 pub fn open(dir: &Path) -> Store {
-    Store::open(small_config(dir)).expect("open log store")
+    open_in(dir, WriterMode::Thread)
+}
+
+pub fn open_in(dir: &Path, writer: WriterMode) -> Store {
+    Store::open(config_in(dir, writer)).expect("open log store")
 }
 
 pub fn open_faulty(dir: &Path) -> (Store, Arc<Faults>) {
+    open_faulty_in(dir, WriterMode::Thread)
+}
+
+pub fn open_faulty_in(dir: &Path, writer: WriterMode) -> (Store, Arc<Faults>) {
     let vfs = FaultVfs::new(OsVfs::shared());
     let faults = vfs.faults();
-    let store = Store::open_with_vfs(small_config(dir), Arc::new(vfs)).expect("open log store");
+    let store =
+        Store::open_with_vfs(config_in(dir, writer), Arc::new(vfs)).expect("open log store");
     (store, faults)
 }
+
+/// For each `async fn name(mode: WriterMode)` listed, two tests: `name::thread` and
+/// `name::inline`, so a behaviour is checked in both writer modes from one body.
+macro_rules! in_both_writer_modes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn thread() {
+                    super::$name(corral_storage::WriterMode::Thread).await
+                }
+                #[tokio::test]
+                async fn inline() {
+                    super::$name(corral_storage::WriterMode::Inline).await
+                }
+            }
+        )*
+    };
+}
+pub(crate) use in_both_writer_modes;
 
 /// Append and wait for the acknowledgement (the `IOFlushed` equivalent).
 pub async fn append(store: &mut Store, batch: Vec<Entry>) -> io::Result<()> {
@@ -268,6 +305,7 @@ impl RaftStateMachine<TestConfig> for TestStateMachine {
 /// Builds a store + state machine in a fresh temp dir for each suite case.
 pub struct Builder {
     pub tiny: bool,
+    pub writer: WriterMode,
 }
 
 impl openraft::testing::log::StoreBuilder<TestConfig, Store, TestStateMachine, TempDir>
@@ -275,7 +313,7 @@ impl openraft::testing::log::StoreBuilder<TestConfig, Store, TestStateMachine, T
 {
     async fn build(&self) -> Result<(TempDir, Store, TestStateMachine), StorageError<TestConfig>> {
         let dir = tempdir();
-        let mut config = small_config(&dir.path().join("log"));
+        let mut config = config_in(&dir.path().join("log"), self.writer);
         if self.tiny {
             // Every read beyond the unwritten tail goes to disk.
             config.cache_bytes_max = 0;

@@ -1,12 +1,14 @@
 //! Crash simulation on `MemVfs`: run random operations, "lose power" at a random moment
 //! (with unsynced data lost, kept, or torn), reopen, and check that recovery succeeds and
-//! that every acknowledged entry, completed truncation, purge and vote survived.
+//! that every acknowledged entry, completed truncation, purge and vote survived. In both
+//! writer modes; in inline mode every append must also be acknowledged before it returns.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use corral_storage::CrashMode;
 use corral_storage::MemVfs;
+use corral_storage::WriterMode;
 use openraft::storage::RaftLogStorage;
 use openraft::type_config::alias::VoteOf;
 use openraft::RaftLogReader;
@@ -64,10 +66,10 @@ impl Model {
     }
 }
 
-async fn run(ops: Vec<Op>, mode: CrashMode) -> Result<(), TestCaseError> {
+async fn run(ops: Vec<Op>, mode: CrashMode, writer: WriterMode) -> Result<(), TestCaseError> {
     let dir = Path::new("/data/log");
     let vfs = MemVfs::new();
-    let mut store = Store::open_with_vfs(small_config(dir), Arc::new(vfs.clone())).unwrap();
+    let mut store = Store::open_with_vfs(config_in(dir, writer), Arc::new(vfs.clone())).unwrap();
     let mut model = Model::default();
     // What must survive: the model as of the last point where everything was acknowledged.
     let mut durable = Model::default();
@@ -79,7 +81,19 @@ async fn run(ops: Vec<Op>, mode: CrashMode) -> Result<(), TestCaseError> {
             Op::Append(n) => {
                 let batch = entries(term, model.end(), model.end() + n);
                 model.entries.extend(batch.iter().cloned());
-                pending.push(append_nowait(&mut store, batch).await.unwrap());
+                let mut ack = append_nowait(&mut store, batch).await.unwrap();
+                if writer == WriterMode::Inline {
+                    // Acknowledged inside `append`: durable now, whatever comes next.
+                    let result = ack.try_recv();
+                    prop_assert!(
+                        matches!(result, Ok(Ok(()))),
+                        "inline append not acknowledged on return: {:?}",
+                        result
+                    );
+                    durable = model.clone();
+                } else {
+                    pending.push(ack);
+                }
             }
             Op::Sync | Op::Truncate(_) | Op::Purge(_) | Op::Vote => {
                 for ack in pending.drain(..) {
@@ -121,7 +135,7 @@ async fn run(ops: Vec<Op>, mode: CrashMode) -> Result<(), TestCaseError> {
     let image = vfs.crash_image(mode);
     drop(store);
 
-    let mut store = match Store::open_with_vfs(small_config(dir), Arc::new(image)) {
+    let mut store = match Store::open_with_vfs(config_in(dir, writer), Arc::new(image)) {
         Ok(store) => store,
         Err(err) => {
             return Err(TestCaseError::fail(format!(
@@ -175,7 +189,18 @@ proptest! {
     #[test]
     fn crash_at_a_random_point_loses_nothing_acknowledged(ops in vec(op(), 1..40), mode in crash_mode()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(run(ops, mode))?;
+        runtime.block_on(run(ops, mode, WriterMode::Thread))?;
+    }
+
+    /// The simulation's setting: inline writer, paused clock, one thread.
+    #[test]
+    fn inline_writer_crash_at_a_random_point_loses_nothing_acknowledged(ops in vec(op(), 1..40), mode in crash_mode()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(run(ops, mode, WriterMode::Inline))?;
     }
 }
 

@@ -9,20 +9,28 @@ use corral_storage::Error;
 use corral_storage::FaultVfs;
 use corral_storage::OsVfs;
 use corral_storage::RecoveryPolicy;
+use corral_storage::WriterMode;
 use openraft::storage::RaftLogStorage;
 use openraft::RaftLogReader;
 use openraft::Vote;
 
 use crate::common::*;
 
+in_both_writer_modes!(
+    fsync_error_poisons_the_store_for_good,
+    fsync_error_during_vote_save_poisons,
+    short_writes_are_completed,
+    torn_write_then_crash_keeps_every_acknowledged_entry,
+    failed_directory_fsync_at_rollover_poisons,
+);
+
 fn is_poisoned(err: &io::Error) -> bool {
     err.to_string().contains("poisoned")
 }
 
-#[tokio::test]
-async fn fsync_error_poisons_the_store_for_good() {
+async fn fsync_error_poisons_the_store_for_good(mode: WriterMode) {
     let tmp = tempdir();
-    let (mut store, faults) = open_faulty(tmp.path());
+    let (mut store, faults) = open_faulty_in(tmp.path(), mode);
     append(&mut store, entries(1, 0, 5)).await.unwrap();
     let durable_before = store.positions().durable_end_index;
     assert_eq!(durable_before, 5);
@@ -51,7 +59,7 @@ async fn fsync_error_poisons_the_store_for_good() {
         .unwrap();
     assert_eq!(got, entries(1, 0, 5));
     drop(store);
-    let mut store = open(tmp.path());
+    let mut store = open_in(tmp.path(), mode);
     let all = store
         .get_log_reader()
         .await
@@ -61,10 +69,9 @@ async fn fsync_error_poisons_the_store_for_good() {
     assert!(all.len() >= 5 && all[..5] == entries(1, 0, 5)[..]);
 }
 
-#[tokio::test]
-async fn fsync_error_during_vote_save_poisons() {
+async fn fsync_error_during_vote_save_poisons(mode: WriterMode) {
     let tmp = tempdir();
-    let (mut store, faults) = open_faulty(tmp.path());
+    let (mut store, faults) = open_faulty_in(tmp.path(), mode);
     faults.set_fail_syncs(true);
     assert!(store.save_vote(&Vote::new(1, 1)).await.is_err());
     faults.set_fail_syncs(false);
@@ -72,18 +79,17 @@ async fn fsync_error_during_vote_save_poisons() {
     assert!(append(&mut store, entries(1, 0, 1)).await.is_err());
 }
 
-#[tokio::test]
-async fn short_writes_are_completed() {
+async fn short_writes_are_completed(mode: WriterMode) {
     let tmp = tempdir();
     {
-        let (mut store, faults) = open_faulty(tmp.path());
+        let (mut store, faults) = open_faulty_in(tmp.path(), mode);
         faults.set_short_writes(true);
         for i in 0..40 {
             append(&mut store, entries(1, i, i + 1)).await.unwrap();
         }
         append(&mut store, entries(1, 40, 60)).await.unwrap();
     }
-    let mut store = open(tmp.path());
+    let mut store = open_in(tmp.path(), mode);
     let all = store
         .get_log_reader()
         .await
@@ -93,12 +99,11 @@ async fn short_writes_are_completed() {
     assert_eq!(all, entries(1, 0, 60));
 }
 
-#[tokio::test]
-async fn torn_write_then_crash_keeps_every_acknowledged_entry() {
+async fn torn_write_then_crash_keeps_every_acknowledged_entry(mode: WriterMode) {
     let tmp = tempdir();
     let mut acked = 0u64;
     {
-        let (mut store, faults) = open_faulty(tmp.path());
+        let (mut store, faults) = open_faulty_in(tmp.path(), mode);
         for i in 0..10 {
             append(&mut store, entries(1, i, i + 1)).await.unwrap();
             acked = i + 1;
@@ -109,7 +114,7 @@ async fn torn_write_then_crash_keeps_every_acknowledged_entry() {
         assert!(is_poisoned(&err), "{err}");
     }
     // "Restart": recovery finds a torn tail in the last segment and truncates it.
-    let mut store = open(tmp.path());
+    let mut store = open_in(tmp.path(), mode);
     let all = store
         .get_log_reader()
         .await
@@ -176,10 +181,9 @@ async fn bit_flip_on_read_is_reported_with_file_and_offset() {
     assert_eq!(got, entries(1, 0, 10));
 }
 
-#[tokio::test]
-async fn failed_directory_fsync_at_rollover_poisons() {
+async fn failed_directory_fsync_at_rollover_poisons(mode: WriterMode) {
     let tmp = tempdir();
-    let (mut store, faults) = open_faulty(tmp.path());
+    let (mut store, faults) = open_faulty_in(tmp.path(), mode);
     append(&mut store, entries(1, 0, 5)).await.unwrap();
     faults.set_fail_syncs(true);
     // Enough entries to need a new segment: its creation fsyncs file and directory.

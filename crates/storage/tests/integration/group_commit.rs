@@ -1,10 +1,12 @@
 //! Group commit: many queued appends share fsyncs; acknowledgement waits for the fsync.
+//! (`force_sync` off is checked in both writer modes: the rollover syncs are the same.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_storage::FaultVfs;
 use corral_storage::OsVfs;
+use corral_storage::WriterMode;
 use openraft::storage::RaftLogStorage;
 use openraft::RaftLogReader;
 
@@ -58,12 +60,13 @@ async fn acknowledgement_waits_for_the_fsync() {
     assert_eq!(store.positions().durable_end_index, 2);
 }
 
-#[tokio::test]
-async fn force_sync_off_acknowledges_without_fsync() {
+in_both_writer_modes!(force_sync_off_acknowledges_without_fsync);
+
+async fn force_sync_off_acknowledges_without_fsync(mode: WriterMode) {
     let tmp = tempdir();
     let vfs = FaultVfs::new(OsVfs::shared());
     let faults = vfs.faults();
-    let mut config = small_config(tmp.path());
+    let mut config = config_in(tmp.path(), mode);
     config.force_sync = false;
     let mut store = Store::open_with_vfs(config, Arc::new(vfs)).unwrap();
     let before = faults.file_sync_count();

@@ -5,6 +5,7 @@ mod crash;
 mod faults;
 mod fuzz;
 mod group_commit;
+mod inline_writer;
 mod recovery;
 mod snapshot;
 mod suite;

@@ -11,6 +11,7 @@ use corral_storage::state_file::STATE_FILE_NAME;
 use corral_storage::version::VERSION_FILE_NAME;
 use corral_storage::Error;
 use corral_storage::RecoveryPolicy;
+use corral_storage::WriterMode;
 use openraft::entry::RaftEntry;
 use openraft::storage::RaftLogStorage;
 use openraft::type_config::alias::VoteOf;
@@ -55,17 +56,34 @@ fn flip(path: &Path, offset: u64) {
 }
 
 async fn build_log(dir: &Path, n: u64) {
-    let mut store = open(dir);
+    build_log_in(dir, n, WriterMode::Thread).await
+}
+
+async fn build_log_in(dir: &Path, n: u64, mode: WriterMode) {
+    let mut store = open_in(dir, mode);
     append(&mut store, entries(1, 0, n)).await.unwrap();
 }
 
-#[tokio::test]
-async fn reopen_preserves_entries_vote_committed_and_purge_point() {
+// Recovery of logs written in either mode (the bytes must be the same).
+in_both_writer_modes!(
+    reopen_preserves_entries_vote_committed_and_purge_point,
+    torn_partial_record_at_the_tail_is_truncated,
+    bad_checksum_in_the_last_record_is_a_torn_tail,
+    missing_segment_after_the_purge_point_is_refused,
+    damaged_state_file_is_refused,
+    purge_deletes_whole_segments_only,
+    dead_segments_below_the_purge_point_are_removed_at_open,
+    truncation_survives_reopen,
+    holes_and_overwrites_of_purged_entries_are_refused,
+    reads_of_evicted_entries_come_from_disk,
+);
+
+async fn reopen_preserves_entries_vote_committed_and_purge_point(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
     let vote: VoteOf<TestConfig> = Vote::new_committed(3, 1);
     {
-        let mut store = open(dir);
+        let mut store = open_in(dir, mode);
         for i in 0..60 {
             append(&mut store, entries(1, i, i + 1)).await.unwrap();
         }
@@ -74,7 +92,7 @@ async fn reopen_preserves_entries_vote_committed_and_purge_point() {
         store.purge(log_id(1, 20)).await.unwrap();
         assert!(segment_files(dir).len() > 2, "test needs several segments");
     }
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     let state = store.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 20)));
     assert_eq!(state.last_log_id, Some(log_id(1, 59)));
@@ -125,11 +143,10 @@ async fn data_without_version_file_is_refused() {
     assert!(matches!(err, Error::MissingVersion { .. }), "{err}");
 }
 
-#[tokio::test]
-async fn torn_partial_record_at_the_tail_is_truncated() {
+async fn torn_partial_record_at_the_tail_is_truncated(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
-    build_log(dir, 30).await;
+    build_log_in(dir, 30, mode).await;
     let last = segment_files(dir).pop().unwrap();
     let (_, data_end) = layout(&last, true);
     // A record header claiming 200 bytes, followed by only 10 of them.
@@ -138,7 +155,7 @@ async fn torn_partial_record_at_the_tail_is_truncated() {
     torn.extend_from_slice(&[7u8; 10]);
     write_at(&last, data_end, &torn);
 
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     assert_eq!(
         store.get_log_state().await.unwrap().last_log_id,
         Some(log_id(1, 29))
@@ -147,19 +164,18 @@ async fn torn_partial_record_at_the_tail_is_truncated() {
     // The torn bytes were zeroed: new appends and another reopen are clean.
     append(&mut store, entries(1, 30, 32)).await.unwrap();
     drop(store);
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     assert_eq!(read_all(&mut store).await, entries(1, 0, 32));
 }
 
-#[tokio::test]
-async fn bad_checksum_in_the_last_record_is_a_torn_tail() {
+async fn bad_checksum_in_the_last_record_is_a_torn_tail(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
-    build_log(dir, 30).await;
+    build_log_in(dir, 30, mode).await;
     let last = segment_files(dir).pop().unwrap();
     let (offsets, _) = layout(&last, true);
     flip(&last, offsets.last().unwrap() + 12);
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     assert_eq!(
         store.get_log_state().await.unwrap().last_log_id,
         Some(log_id(1, 28))
@@ -231,34 +247,32 @@ async fn missing_segment_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn missing_segment_after_the_purge_point_is_refused() {
+async fn missing_segment_after_the_purge_point_is_refused(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
     {
-        let mut store = open(dir);
+        let mut store = open_in(dir, mode);
         append(&mut store, entries(1, 0, 40)).await.unwrap();
         store.purge(log_id(1, 3)).await.unwrap();
     }
     let files = segment_files(dir);
     fs::remove_file(&files[0]).unwrap();
-    let err = Store::open(small_config(dir)).unwrap_err();
+    let err = Store::open(config_in(dir, mode)).unwrap_err();
     assert!(
         matches!(&err, Error::MissingSegment { prev, .. } if prev.ends_with(STATE_FILE_NAME)),
         "{err}"
     );
 }
 
-#[tokio::test]
-async fn damaged_state_file_is_refused() {
+async fn damaged_state_file_is_refused(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
     {
-        let mut store = open(dir);
+        let mut store = open_in(dir, mode);
         store.save_vote(&Vote::new(1, 1)).await.unwrap();
     }
     flip(&dir.join(STATE_FILE_NAME), 21);
-    let err = Store::open(small_config(dir)).unwrap_err();
+    let err = Store::open(config_in(dir, mode)).unwrap_err();
     assert!(
         matches!(&err, Error::Corrupt { path, .. } if path.ends_with(STATE_FILE_NAME)),
         "{err}"
@@ -278,11 +292,10 @@ async fn leftover_temp_files_are_removed() {
     assert!(!dir.join("log-00000000000000000099.seg.tmp").exists());
 }
 
-#[tokio::test]
-async fn purge_deletes_whole_segments_only() {
+async fn purge_deletes_whole_segments_only(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     append(&mut store, entries(1, 0, 60)).await.unwrap();
     let before = segment_files(dir);
     store.purge(log_id(1, 30)).await.unwrap();
@@ -301,7 +314,7 @@ async fn purge_deletes_whole_segments_only() {
     assert_eq!(state.last_log_id, Some(log_id(2, 100)));
     append(&mut store, entries(2, 101, 103)).await.unwrap();
     drop(store);
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     assert_eq!(read_all(&mut store).await, entries(2, 101, 103));
     assert_eq!(
         store.get_log_state().await.unwrap().last_purged_log_id,
@@ -309,12 +322,11 @@ async fn purge_deletes_whole_segments_only() {
     );
 }
 
-#[tokio::test]
-async fn dead_segments_below_the_purge_point_are_removed_at_open() {
+async fn dead_segments_below_the_purge_point_are_removed_at_open(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
     {
-        let mut store = open(dir);
+        let mut store = open_in(dir, mode);
         append(&mut store, entries(1, 0, 60)).await.unwrap();
     }
     let files = segment_files(dir);
@@ -325,7 +337,7 @@ async fn dead_segments_below_the_purge_point_are_removed_at_open() {
         .map(|f| (f.clone(), fs::read(f).unwrap()))
         .collect();
     {
-        let mut store = open(dir);
+        let mut store = open_in(dir, mode);
         store.purge(log_id(1, 40)).await.unwrap();
     }
     for (path, bytes) in &copies {
@@ -333,23 +345,22 @@ async fn dead_segments_below_the_purge_point_are_removed_at_open() {
             fs::write(path, bytes).unwrap();
         }
     }
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     assert_eq!(read_all(&mut store).await, entries(1, 41, 60));
     assert!(segment_files(dir).len() < files.len());
 }
 
-#[tokio::test]
-async fn truncation_survives_reopen() {
+async fn truncation_survives_reopen(mode: WriterMode) {
     let tmp = tempdir();
     let dir = tmp.path();
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     append(&mut store, entries(1, 0, 50)).await.unwrap();
     let before = segment_files(dir).len();
     store.truncate_after(Some(log_id(1, 9))).await.unwrap();
     assert!(segment_files(dir).len() < before);
     append(&mut store, entries(2, 10, 20)).await.unwrap();
     drop(store);
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     let mut want = entries(1, 0, 10);
     want.extend(entries(2, 10, 20));
     assert_eq!(read_all(&mut store).await, want);
@@ -357,17 +368,16 @@ async fn truncation_survives_reopen() {
     // Overwriting without an explicit truncate (openraft's suite does this) works too.
     append(&mut store, entries(3, 15, 17)).await.unwrap();
     drop(store);
-    let mut store = open(dir);
+    let mut store = open_in(dir, mode);
     let mut want = entries(1, 0, 10);
     want.extend(entries(2, 10, 15));
     want.extend(entries(3, 15, 17));
     assert_eq!(read_all(&mut store).await, want);
 }
 
-#[tokio::test]
-async fn holes_and_overwrites_of_purged_entries_are_refused() {
+async fn holes_and_overwrites_of_purged_entries_are_refused(mode: WriterMode) {
     let tmp = tempdir();
-    let mut store = open(tmp.path());
+    let mut store = open_in(tmp.path(), mode);
     append(&mut store, entries(1, 0, 10)).await.unwrap();
     assert!(append(&mut store, entries(1, 12, 13)).await.is_err());
     store.purge(log_id(1, 5)).await.unwrap();
@@ -377,10 +387,9 @@ async fn holes_and_overwrites_of_purged_entries_are_refused() {
     append(&mut store, entries(1, 10, 11)).await.unwrap();
 }
 
-#[tokio::test]
-async fn reads_of_evicted_entries_come_from_disk() {
+async fn reads_of_evicted_entries_come_from_disk(mode: WriterMode) {
     let tmp = tempdir();
-    let mut store = open(tmp.path());
+    let mut store = open_in(tmp.path(), mode);
     append(&mut store, entries(1, 0, 100)).await.unwrap();
     let mut reader = store.get_log_reader().await;
     assert_eq!(

@@ -154,7 +154,7 @@ fn empty_report(args: &BenchArgs, targets: Vec<Target>, seed: u64) -> BenchRepor
 }
 
 /// Cleans up and closes every target.
-async fn finish(runs: Vec<TargetRun>) -> Vec<target::CleanupReport> {
+async fn finish(runs: Vec<TargetRun>) -> Vec<report::CleanupReport> {
     let mut reports = Vec::with_capacity(runs.len());
     for mut run in runs {
         reports.push(run.cleanup().await);

@@ -11,7 +11,16 @@ use crate::args::{Mode, Target, Workload};
 use crate::fsync::FsyncResult;
 use crate::populate::PopulateResult;
 use crate::stats::{named_codes, Latency, SessionOutcome};
-use crate::target::CleanupReport;
+
+/// What cleanup did on one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CleanupReport {
+    pub target: String,
+    pub root: String,
+    pub deleted: u64,
+    pub already_gone: u64,
+    pub failed: u64,
+}
 
 /// The settings a report was measured with.
 #[derive(Debug, Clone, Serialize, Deserialize)]

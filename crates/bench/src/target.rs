@@ -14,25 +14,14 @@ use corral_client::corral_proto::multi::MultiOp;
 use corral_client::corral_proto::{Acl, ErrorCode};
 use corral_client::ops::multi_op;
 use corral_client::{Client, ConnectOptions};
-use serde::{Deserialize, Serialize};
 
 use crate::args::{BenchArgs, Target, Workload};
 use crate::batch::{self, BatchError, Tally};
 use crate::driver::{self, Plan, Session, Stop};
 use crate::error::BenchError;
 use crate::layout::Layout;
-use crate::report::WorkloadResult;
+use crate::report::{CleanupReport, WorkloadResult};
 use crate::stats::{Latency, SessionOutcome};
-
-/// What cleanup did on one target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CleanupReport {
-    pub target: String,
-    pub root: String,
-    pub deleted: u64,
-    pub already_gone: u64,
-    pub failed: u64,
-}
 
 #[derive(Debug)]
 pub struct TargetRun {

@@ -79,7 +79,10 @@ impl Client {
 
     /// Runs the handshake on an already connected stream (no timeout of its own): a TCP
     /// stream, or an in-memory one to a server running in the same process.
-    pub async fn connect_stream<S>(mut stream: S, options: ConnectOptions) -> Result<Client, ClientError>
+    pub async fn connect_stream<S>(
+        mut stream: S,
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {

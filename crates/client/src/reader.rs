@@ -15,8 +15,8 @@ use corral_proto::frame::split_frame;
 use corral_proto::records::{ReplyHeader, WatcherEvent};
 use corral_proto::response::Response;
 use corral_proto::{ErrorCode, Jute, OpCode, Reader};
-use tokio::io::AsyncReadExt;
 use tokio::io::AsyncRead;
+use tokio::io::AsyncReadExt;
 
 use crate::error::ClientError;
 use crate::handshake::READ_CHUNK_BYTES;

@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use corral_proto::consts::xid;
 use corral_proto::frame::{begin_frame, finish_frame};
 use corral_proto::request::Request;
-use tokio::io::AsyncWriteExt;
 use tokio::io::AsyncWrite;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::error::ClientError;

@@ -21,8 +21,9 @@ pub mod log_entry;
 pub mod snapshot_meta;
 pub mod types;
 
-pub use log_entry::{explain_undecodable, LogEntry, Origin, LOG_ENTRY_FORMAT_VERSION};
+pub use log_entry::{LogEntry, Origin, LOG_ENTRY_FORMAT_VERSION};
 pub use snapshot_meta::{decode_snapshot_meta, encode_snapshot_meta, SNAPSHOT_META_FORMAT_VERSION};
 pub use types::{
-    ApplyReply, Entry, LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig, Vote,
+    explain_undecodable, ApplyReply, Entry, LogId, NodeId, SnapshotMeta, StoredMembership,
+    TypeConfig, Vote,
 };

@@ -110,25 +110,3 @@ fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
     seq.next_element()?
         .ok_or_else(|| de::Error::custom(format_args!("log entry ends before its {what}")))
 }
-
-/// Index of `EntryPayload::Normal` among openraft's payload variants (Blank, Normal,
-/// Membership), as postcard writes it (a varint).
-const NORMAL_PAYLOAD_VARIANT: u32 = 1;
-
-/// Why an encoded openraft entry (as the log store keeps it) could not be decoded, when the
-/// reason is a format version this build does not know. postcard drops the text of serde's
-/// custom errors, so the log store asks this to name the cause instead of "deserialization
-/// error". `None` when the entry's version is one this build reads (the damage is elsewhere).
-pub fn explain_undecodable(encoded_entry: &[u8]) -> Option<String> {
-    let (prefix, _) =
-        postcard::take_from_bytes::<(crate::types::LogId, u32, u8)>(encoded_entry).ok()?;
-    let (log_id, variant, first) = prefix;
-    if variant != NORMAL_PAYLOAD_VARIANT || first <= LOG_ENTRY_FORMAT_VERSION {
-        return None;
-    }
-    Some(format!(
-        "log entry {} has format version {first}, unknown to this build (it reads versions 1 \
-         to {LOG_ENTRY_FORMAT_VERSION}): it was written by a newer Corral",
-        log_id.index
-    ))
-}

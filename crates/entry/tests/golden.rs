@@ -245,7 +245,6 @@ fn snapshot_meta_round_trips_and_refuses_unknown_versions() {
     let meta = SnapshotMeta {
         last_log_id: Some(openraft::testing::log_id::<TypeConfig>(4, 2, 99)),
         last_membership: Default::default(),
-        ..Default::default()
     };
     let bytes = encode_snapshot_meta(&meta).unwrap();
     assert_eq!(bytes[0], corral_entry::SNAPSHOT_META_FORMAT_VERSION);

@@ -206,7 +206,10 @@ fn mntr(status: &StatusSource) -> String {
         ("znode_count", d.node_count.to_string()),
         ("watch_count", d.watches.to_string()),
         ("ephemerals_count", d.ephemerals.to_string()),
-        ("approximate_data_size", d.approximate_data_bytes.to_string()),
+        (
+            "approximate_data_size",
+            d.approximate_data_bytes.to_string(),
+        ),
         ("global_sessions", d.global_sessions.to_string()),
         ("local_sessions", "0".to_owned()),
         ("open_file_descriptor_count", open_fds.to_string()),
@@ -214,7 +217,10 @@ fn mntr(status: &StatusSource) -> String {
         ("auth_failed_count", d.auth_failed.to_string()),
         ("connection_rejected", d.connections_rejected.to_string()),
         ("watch_events_sent", d.watch_events_sent.to_string()),
-        ("request_throttle_wait_count", d.throttled_requests.to_string()),
+        (
+            "request_throttle_wait_count",
+            d.throttled_requests.to_string(),
+        ),
         ("last_zxid", s.zxid.to_string()),
     ];
     let mut out = String::new();

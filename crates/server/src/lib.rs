@@ -34,6 +34,7 @@ pub mod status;
 mod watches;
 
 pub use config::{parse_jvm_flags, ServerConfig};
+pub use corral_storage::WriterMode;
 pub use memory::tune_allocator;
 pub use node::{start, start_in, Environment, Node, NodeError};
 pub use raft::{Role, RoleState};

@@ -19,7 +19,7 @@ use corral_entry::TypeConfig;
 use corral_storage::layout::{LOG_DIR_NAME, SNAPSHOT_DIR_NAME, ZOOKEEPER_DATA_DIR_NAME};
 use corral_storage::snapshot::SnapshotStore;
 use corral_storage::vfs::{OsVfs, Vfs};
-use corral_storage::{LogStore, LogStoreConfig};
+use corral_storage::{LogStore, LogStoreConfig, WriterMode};
 use corral_tree::DataTree;
 use openraft::{BasicNode, ServerState};
 use parking_lot::Mutex;
@@ -105,6 +105,9 @@ pub struct Environment {
     /// Listen on the configured client address; without it clients connect through
     /// [`Node::connect`].
     pub listen_for_clients: bool,
+    /// Who writes the log: a dedicated thread (group commit; production), or the calling task
+    /// (on a virtual clock, where a thread would let time jump while it works).
+    pub log_writer: WriterMode,
 }
 
 impl Environment {
@@ -115,6 +118,7 @@ impl Environment {
             vfs: OsVfs::shared(),
             seed: None,
             listen_for_clients: true,
+            log_writer: WriterMode::Thread,
         }
     }
 }
@@ -166,7 +170,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         raft_config::snapshot_interval(storage.snap_count, random.next_u64()),
         storage.snap_count,
     )?;
-    let (mut log_store, snapshots) = open_storage(&storage, &env.vfs)?;
+    let (mut log_store, snapshots) = open_storage(&storage, &env.vfs, env.log_writer)?;
 
     let clock = env.clock.clone();
     let counters = Arc::new(Counters::default());
@@ -395,6 +399,7 @@ type Log = LogStore<TypeConfig>;
 fn open_storage(
     settings: &StorageSettings,
     vfs: &Arc<dyn Vfs>,
+    writer: WriterMode,
 ) -> Result<(Log, Arc<SnapshotStore>), NodeError> {
     for dir in [&settings.data_dir, &settings.data_log_dir] {
         refuse_zookeeper_data(&**vfs, dir)?;
@@ -404,6 +409,7 @@ fn open_storage(
     log_config.prealloc_bytes = settings.pre_alloc_bytes;
     log_config.segment_bytes_max = settings.log_segment_bytes;
     log_config.cache_bytes_max = settings.log_cache_bytes;
+    log_config.writer = writer;
     let log_store = Log::open_with_vfs(log_config, vfs.clone())?;
     let snapshots =
         SnapshotStore::open_with_vfs(settings.data_dir.join(SNAPSHOT_DIR_NAME), vfs.clone())?;

@@ -53,7 +53,11 @@ impl Proposer {
     }
 
     /// Proposes a server-internal txn (expiry, reaping) that no client waits for.
-    pub async fn propose_internal(&self, session_id: SessionId, kind: TxnKind) -> Result<(), Refused> {
+    pub async fn propose_internal(
+        &self,
+        session_id: SessionId,
+        kind: TxnKind,
+    ) -> Result<(), Refused> {
         self.propose(None, session_id, 0, kind).await
     }
 

@@ -73,6 +73,7 @@ pub mod vfs;
 
 mod cache;
 mod config;
+mod log_codec;
 mod recovery;
 mod segment_table;
 mod writer;

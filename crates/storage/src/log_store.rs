@@ -37,10 +37,9 @@ use crate::cache::EntryCache;
 use crate::config::LogStoreConfig;
 use crate::error::Error;
 use crate::error::Result;
+use crate::log_codec::{decode_entry, encode_entry, PersistedState};
 use crate::record::framed_len;
-use crate::record::RECORD_BYTES_MAX;
 use crate::recovery::recover;
-use crate::state_file::STATE_PAYLOAD_BYTES_MAX;
 use crate::vfs::OsVfs;
 use crate::vfs::Vfs;
 use crate::writer::Command;
@@ -48,109 +47,6 @@ use crate::writer::DiskShared;
 use crate::writer::EncodedRecord;
 use crate::writer::WriterSettings;
 use crate::writer_handle::WriterHandle;
-
-/// The durable part of the Raft state that is not log entries.
-pub(crate) struct PersistedState<C: RaftTypeConfig> {
-    pub(crate) vote: Option<VoteOf<C>>,
-    pub(crate) committed: Option<LogIdOf<C>>,
-    pub(crate) purged: Option<LogIdOf<C>>,
-}
-
-impl<C: RaftTypeConfig> Default for PersistedState<C> {
-    fn default() -> Self {
-        PersistedState {
-            vote: None,
-            committed: None,
-            purged: None,
-        }
-    }
-}
-
-impl<C: RaftTypeConfig> Clone for PersistedState<C> {
-    fn clone(&self) -> Self {
-        PersistedState {
-            vote: self.vote.clone(),
-            committed: self.committed.clone(),
-            purged: self.purged.clone(),
-        }
-    }
-}
-
-impl<C> PersistedState<C>
-where
-    C: RaftTypeConfig,
-    C::Vote: Serialize + DeserializeOwned,
-{
-    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        let bytes =
-            postcard::to_allocvec(&(&self.vote, &self.committed, &self.purged)).map_err(|e| {
-                Error::Encode {
-                    what: "raft state",
-                    reason: e.to_string(),
-                }
-            })?;
-        if bytes.len() > STATE_PAYLOAD_BYTES_MAX {
-            return Err(Error::Encode {
-                what: "raft state",
-                reason: format!("{} bytes, over {STATE_PAYLOAD_BYTES_MAX}", bytes.len()),
-            });
-        }
-        Ok(bytes)
-    }
-
-    pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
-        type Wire<C> = (Option<VoteOf<C>>, Option<LogIdOf<C>>, Option<LogIdOf<C>>);
-        let ((vote, committed, purged), rest) = postcard::take_from_bytes::<Wire<C>>(bytes)
-            .map_err(|e| format!("cannot decode raft state: {e}"))?;
-        if !rest.is_empty() {
-            return Err(format!(
-                "{} trailing bytes after the raft state",
-                rest.len()
-            ));
-        }
-        Ok(PersistedState {
-            vote,
-            committed,
-            purged,
-        })
-    }
-}
-
-/// Decode one entry payload (no trailing bytes allowed).
-pub(crate) fn decode_entry<C>(payload: &[u8]) -> std::result::Result<C::Entry, String>
-where
-    C: RaftTypeConfig,
-    C::Entry: DeserializeOwned,
-{
-    let (entry, rest) = postcard::take_from_bytes::<C::Entry>(payload)
-        .map_err(|e| format!("cannot decode entry: {e}"))?;
-    if !rest.is_empty() {
-        return Err(format!("{} trailing bytes after the entry", rest.len()));
-    }
-    Ok(entry)
-}
-
-fn encode_entry<C>(entry: &C::Entry) -> Result<Vec<u8>>
-where
-    C: RaftTypeConfig,
-    C::Entry: Serialize,
-{
-    let encode_error = |e: postcard::Error| Error::Encode {
-        what: "log entry",
-        reason: e.to_string(),
-    };
-    // Sized first: growing the Vec from empty cost several reallocations per entry, a
-    // measurable share of the write path's malloc time.
-    let bytes = postcard::experimental::serialized_size(entry).map_err(encode_error)?;
-    let payload = postcard::to_extend(entry, Vec::with_capacity(bytes)).map_err(encode_error)?;
-    if payload.is_empty() || payload.len() > RECORD_BYTES_MAX {
-        return Err(Error::Encode {
-            what: "log entry",
-            reason: format!("{} bytes, limit {RECORD_BYTES_MAX}", payload.len()),
-        });
-    }
-    Ok(payload)
-}
 
 /// The log's write positions, as end indexes (one past the last entry in each state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

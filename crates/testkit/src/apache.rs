@@ -139,6 +139,27 @@ impl ApacheZkOptions {
     }
 }
 
+/// Set (to anything but `0`) by README's test command, which installs Apache ZooKeeper: a test
+/// that needs it then fails instead of skipping when it cannot run, so a broken install can
+/// never turn the differential tests into silent passes.
+pub const REQUIRE_APACHE_ZK_ENV: &str = "CORRAL_REQUIRE_APACHE_ZK";
+
+/// For a test that needs Apache ZooKeeper: `true` when it can run here; otherwise prints
+/// `SKIP: <test>: <reason>` and returns `false`, or panics when [`REQUIRE_APACHE_ZK_ENV`] is
+/// set.
+pub fn apache_zk_or_skip(test: &str) -> bool {
+    let Err(reason) = apache_zk_available() else {
+        return true;
+    };
+    let required = std::env::var(REQUIRE_APACHE_ZK_ENV).is_ok_and(|v| v != "0");
+    assert!(
+        !required,
+        "{test}: Apache ZooKeeper is required ({REQUIRE_APACHE_ZK_ENV} is set) but cannot run: {reason}"
+    );
+    println!("SKIP: {test}: {reason}");
+    false
+}
+
 /// Tells whether Apache ZooKeeper can run here: `java` answers `-version` and the jars of
 /// [`APACHE_ZK_REQUIRED_JARS`] exist. The error is a reason fit for a `SKIP:` line.
 pub fn apache_zk_available() -> Result<(), String> {

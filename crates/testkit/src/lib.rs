@@ -33,8 +33,8 @@ mod fourlw;
 mod process;
 
 pub use apache::{
-    apache_zk_available, apache_zk_classpath, ApacheZk, ApacheZkOptions, APACHE_ZK_OPTIONAL_JARS,
-    APACHE_ZK_REQUIRED_JARS,
+    apache_zk_available, apache_zk_classpath, apache_zk_or_skip, ApacheZk, ApacheZkOptions,
+    APACHE_ZK_OPTIONAL_JARS, APACHE_ZK_REQUIRED_JARS, REQUIRE_APACHE_ZK_ENV,
 };
 pub use corral::CorralProcess;
 pub use fourlw::{four_letter_word, four_letter_word_with_timeout, FOUR_LETTER_WORD_TIMEOUT};

@@ -1,16 +1,11 @@
 //! Runs Debian's Apache ZooKeeper through [`ApacheZk`] when it is installed
-//! (`scripts/install-test-deps.sh`); prints `SKIP: <reason>` and passes otherwise.
+//! (`scripts/install-test-deps.sh`); prints `SKIP: <reason>` and passes otherwise (fails
+//! instead under README's test command, which sets `CORRAL_REQUIRE_APACHE_ZK`).
 
-use corral_testkit::{apache_zk_available, four_letter_word, ApacheZk, ApacheZkOptions};
+use corral_testkit::{apache_zk_or_skip, four_letter_word, ApacheZk, ApacheZkOptions};
 
 fn available() -> bool {
-    match apache_zk_available() {
-        Ok(()) => true,
-        Err(reason) => {
-            println!("SKIP: Apache ZooKeeper is not available: {reason}");
-            false
-        }
-    }
+    apache_zk_or_skip("apache_zk")
 }
 
 #[test]

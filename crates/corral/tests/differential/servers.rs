@@ -16,7 +16,9 @@ use std::sync::{Mutex, Once, OnceLock};
 use std::time::Instant;
 
 use base64::Engine;
-use corral_testkit::{apache_zk_available, ApacheZk, ApacheZkOptions, CorralProcess};
+use corral_testkit::{
+    apache_zk_available, apache_zk_or_skip, ApacheZk, ApacheZkOptions, CorralProcess,
+};
 use sha1::{Digest, Sha1};
 
 /// The super user's password; `addauth digest super:<this>` makes a connection `super`.
@@ -88,8 +90,7 @@ pub fn shared(test: &str) -> Option<Targets> {
     match shared {
         Ok(Some(targets)) => Some(targets.clone()),
         Ok(None) => {
-            let reason = apache_zk_available().err().unwrap_or_default();
-            println!("SKIP: {test}: {reason}");
+            apache_zk_or_skip(test);
             None
         }
         Err(e) => panic!("cannot start the servers for the differential tests: {e}"),
@@ -137,8 +138,7 @@ fn register_atexit() {
 /// A pair of its own, fresh, for a test that needs an untouched tree (built-in nodes). It is
 /// stopped when the process exits, like the shared pair.
 pub fn fresh(test: &str) -> Option<Targets> {
-    if let Err(reason) = apache_zk_available() {
-        println!("SKIP: {test}: {reason}");
+    if !apache_zk_or_skip(test) {
         return None;
     }
     match start_pair() {

@@ -200,9 +200,7 @@ impl ConnectionHandle {
             return;
         }
         self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .packets_sent
-            .fetch_add(1, Ordering::Relaxed);
+        self.counters.packets_sent.fetch_add(1, Ordering::Relaxed);
         self.outbound_ready.notify_one();
     }
 

@@ -63,7 +63,11 @@ impl ConnectionRegistry {
 
     /// Binds a session to a connection; returns the connection that held it before, if any,
     /// which the caller closes (a session lives on one connection at a time).
-    pub fn bind_session(&self, session_id: SessionId, id: ConnectionId) -> Option<Arc<ConnectionHandle>> {
+    pub fn bind_session(
+        &self,
+        session_id: SessionId,
+        id: ConnectionId,
+    ) -> Option<Arc<ConnectionHandle>> {
         let mut tables = self.tables.write();
         let previous = tables.by_session.insert(session_id, id);
         previous

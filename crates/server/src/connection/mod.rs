@@ -142,7 +142,8 @@ async fn run<R: AsyncRead + Unpin>(
         } else {
             None
         };
-        let text = four_letter::answer(word, argument, &services.status, &services.four_letter).await;
+        let text =
+            four_letter::answer(word, argument, &services.status, &services.four_letter).await;
         handle.send_raw(text.as_bytes());
         return Err(Closed::Server("four-letter word answered"));
     }

@@ -146,7 +146,11 @@ impl Pipeline {
         };
         let handle = &self.handle;
         services.replica.read(|view| {
-            let zxid = if is_sasl { 0 } else { services.replica.applied() };
+            let zxid = if is_sasl {
+                0
+            } else {
+                services.replica.applied()
+            };
             // The identities are borrowed, not copied: this runs for every read.
             let result = handle.with_identities(|identities| {
                 let mut local = Local {

@@ -164,17 +164,13 @@ impl Local<'_> {
                 Some(stat) if stat.mzxid > relative => {
                     self.notify(event_type::NODE_DATA_CHANGED, path)
                 }
-                Some(_) => self
-                    .view
-                    .add_standard(self.conn, path, StandardWatch::Data),
+                Some(_) => self.view.add_standard(self.conn, path, StandardWatch::Data),
             }
         }
         for path in &request.exist_watches {
             match self.tree.stat(path) {
                 Some(_) => self.notify(event_type::NODE_CREATED, path),
-                None => self
-                    .view
-                    .add_standard(self.conn, path, StandardWatch::Data),
+                None => self.view.add_standard(self.conn, path, StandardWatch::Data),
             }
         }
         for path in &request.child_watches {
@@ -203,5 +199,3 @@ impl Local<'_> {
         self.handle.send_notification(-1, event, path);
     }
 }
-
-

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
 use tokio::io::AsyncWrite;
+use tokio::io::AsyncWriteExt;
 
 use crate::clients::ConnectionHandle;
 

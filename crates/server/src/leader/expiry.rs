@@ -16,7 +16,10 @@ pub async fn run(proposer: &Proposer, sessions: &Sessions, tick: Duration) {
     loop {
         interval.tick().await;
         for session_id in sessions.take_expired() {
-            tracing::info!(session = format_args!("0x{session_id:x}"), "session expired");
+            tracing::info!(
+                session = format_args!("0x{session_id:x}"),
+                "session expired"
+            );
             let kind = TxnKind::CloseSession { expired: true };
             if let Err(err) = proposer.propose_internal(session_id, kind).await {
                 tracing::warn!(%err, "expiry stopped");

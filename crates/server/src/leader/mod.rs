@@ -33,7 +33,11 @@ pub struct LeaderDuties {
 
 impl LeaderDuties {
     /// Runs the duties during every term in which this server leads, until `stopped`.
-    pub async fn run(self, mut role: watch::Receiver<RoleState>, mut stopped: watch::Receiver<bool>) {
+    pub async fn run(
+        self,
+        mut role: watch::Receiver<RoleState>,
+        mut stopped: watch::Receiver<bool>,
+    ) {
         loop {
             let term = tokio::select! {
                 leading = role.wait_for(|r| r.role == Role::Leader) => match leading {

@@ -13,11 +13,17 @@ use crate::proposer::Proposer;
 use crate::replica::Replica;
 
 /// Returns only when the log refuses a proposal.
-pub async fn run(proposer: &Proposer, replica: &Replica, clock: &dyn Clock, schedule: &ReaperSchedule) {
+pub async fn run(
+    proposer: &Proposer,
+    replica: &Replica,
+    clock: &dyn Clock,
+    schedule: &ReaperSchedule,
+) {
     let per_minute = u64::from(schedule.deletes_per_minute_max.max(1));
     let spacing = Duration::from_millis(60_000 / per_minute);
     let limit = usize::try_from(per_minute).unwrap_or(usize::MAX);
-    let mut interval = tokio::time::interval(Duration::from_millis(schedule.check_interval_ms.max(1)));
+    let mut interval =
+        tokio::time::interval(Duration::from_millis(schedule.check_interval_ms.max(1)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
     loop {

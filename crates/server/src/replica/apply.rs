@@ -40,7 +40,13 @@ impl Replica {
         }
     }
 
-    fn apply_locked(&self, tree: &mut DataTree, zxid: Zxid, entry: &LogEntry, effects: &dyn Effects) {
+    fn apply_locked(
+        &self,
+        tree: &mut DataTree,
+        zxid: Zxid,
+        entry: &LogEntry,
+        effects: &dyn Effects,
+    ) {
         // Watches are only registered under the tree's read lock, so none can appear
         // between this check and the apply; with none anywhere, triggers are not built.
         let watched = !self.watches.lock().is_empty();

@@ -134,7 +134,10 @@ mod tests {
     fn deadlines_round_up_to_ticks_and_expire_once() {
         let mut table = SessionTable::new(10);
         table.add(7, 15, 0);
-        assert!(table.take_expired(19).is_empty(), "deadline 15 rounds up to 20");
+        assert!(
+            table.take_expired(19).is_empty(),
+            "deadline 15 rounds up to 20"
+        );
         assert_eq!(table.take_expired(20), vec![7]);
         assert!(table.take_expired(100).is_empty(), "returned once");
         assert!(!table.touch(7, 100), "a closing session is not kept alive");

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::clients::{ConnectionRegistry, WriteGate};
 use crate::clock::Clock;
-use crate::ids::{SessionId, ServerId, Zxid};
+use crate::ids::{ServerId, SessionId, Zxid};
 use crate::metrics::{Counters, Latency};
 use crate::raft::{Consensus, Role, RoleState};
 use crate::replica::Replica;

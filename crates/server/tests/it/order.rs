@@ -26,12 +26,15 @@ async fn pipelined_writes_apply_in_submission_order_and_reads_see_them() {
                 .unwrap()
         }
     });
-    let replies = futures::future::join_all(writes).await;
-    let zxids: Vec<i64> = replies.iter().map(|r| r.zxid).collect();
+    let mut replies = futures::future::join_all(writes).await;
     assert!(replies.iter().all(|r| r.code() == ErrorCode::Ok));
+    // `join_all` polls its futures in no set order, so the order on the wire is the xid
+    // order (the client's writer assigns xids as it writes), not the order of `replies`.
+    replies.sort_by_key(|r| r.xid);
+    let zxids: Vec<i64> = replies.iter().map(|r| r.zxid).collect();
     assert!(
         zxids.windows(2).all(|w| w[0] < w[1]),
-        "zxids follow submission order: {zxids:?}"
+        "zxids follow submission (xid) order: {zxids:?}"
     );
     // A read right behind the writes sees all of them.
     let children = client.get_children("/", false).await.unwrap();
@@ -50,12 +53,20 @@ async fn a_watch_event_precedes_the_reply_that_reflects_its_zxid() {
         ..pinging(30_000)
     };
     let client = connect(&node, options).await;
-    assert_eq!(client.exists("/w", true).await.unwrap().code(), ErrorCode::NoNode);
-    let created = client.create("/w", b"", open(), CreateMode::Persistent).await.unwrap();
+    assert_eq!(
+        client.exists("/w", true).await.unwrap().code(),
+        ErrorCode::NoNode
+    );
+    let created = client
+        .create("/w", b"", open(), CreateMode::Persistent)
+        .await
+        .unwrap();
     let log = client.take_wire_log();
     let event_at = log
         .iter()
-        .position(|e| matches!(e, WireEvent::Notification(n) if n.event_type == event_type::NODE_CREATED))
+        .position(
+            |e| matches!(e, WireEvent::Notification(n) if n.event_type == event_type::NODE_CREATED),
+        )
         .expect("NodeCreated delivered");
     let reply_at = log
         .iter()
@@ -65,6 +76,9 @@ async fn a_watch_event_precedes_the_reply_that_reflects_its_zxid() {
     let WireEvent::Notification(event) = &log[event_at] else {
         unreachable!()
     };
-    assert_eq!(event.zxid, created.zxid, "3.9 sends the txn's zxid with the event");
+    assert_eq!(
+        event.zxid, created.zxid,
+        "3.9 sends the txn's zxid with the event"
+    );
     node.shutdown().await;
 }

@@ -13,8 +13,14 @@ async fn tree_and_sessions_survive_a_restart() {
     let node = start_on(config(), &vfs).await;
     let client = connect(&node, pinging(30_000)).await;
     let acl = vec![Acl::new(perms::ALL, "world", "anyone")];
-    client.create("/p", b"persist", acl.clone(), CreateMode::Persistent).await.unwrap();
-    client.create("/p/e", b"", acl, CreateMode::Ephemeral).await.unwrap();
+    client
+        .create("/p", b"persist", acl.clone(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    client
+        .create("/p/e", b"", acl, CreateMode::Ephemeral)
+        .await
+        .unwrap();
     let (session_id, password, zxid) = (client.session_id(), client.password(), client.last_zxid());
     node.shutdown().await;
 
@@ -35,6 +41,9 @@ async fn tree_and_sessions_survive_a_restart() {
         panic!("/p is gone");
     };
     assert_eq!(data.as_deref(), Some(&b"persist"[..]));
-    assert_eq!(again.exists("/p/e", false).await.unwrap().code(), ErrorCode::Ok);
+    assert_eq!(
+        again.exists("/p/e", false).await.unwrap().code(),
+        ErrorCode::Ok
+    );
     node.shutdown().await;
 }

@@ -18,14 +18,23 @@ async fn a_silent_session_expires_after_its_timeout_and_takes_its_ephemerals() {
     let doomed = connect(&node, silent(4_000)).await;
     let watcher = connect(&node, pinging(40_000)).await;
     assert_eq!(doomed.negotiated_timeout_ms(), 4_000);
-    let created = doomed.create("/e", b"x", open(), CreateMode::Ephemeral).await.unwrap();
+    let created = doomed
+        .create("/e", b"x", open(), CreateMode::Ephemeral)
+        .await
+        .unwrap();
     assert_eq!(created.code(), ErrorCode::Ok);
     let mut events = watcher.take_notifications().unwrap();
-    assert_eq!(watcher.exists("/e", true).await.unwrap().code(), ErrorCode::Ok);
+    assert_eq!(
+        watcher.exists("/e", true).await.unwrap().code(),
+        ErrorCode::Ok
+    );
 
     tokio::time::sleep(Duration::from_millis(3_000)).await;
     assert!(doomed.close_reason().is_none(), "alive before its timeout");
-    assert_eq!(watcher.exists("/e", false).await.unwrap().code(), ErrorCode::Ok);
+    assert_eq!(
+        watcher.exists("/e", false).await.unwrap().code(),
+        ErrorCode::Ok
+    );
 
     let started = tokio::time::Instant::now();
     let _ = tokio::time::timeout(Duration::from_secs(30), doomed.closed())
@@ -42,9 +51,16 @@ async fn a_silent_session_expires_after_its_timeout_and_takes_its_ephemerals() {
         .expect("event");
     assert_eq!(deleted.event_type, event_type::NODE_DELETED);
     assert_eq!(deleted.path, "/e");
-    assert_eq!(watcher.exists("/e", false).await.unwrap().code(), ErrorCode::NoNode);
+    assert_eq!(
+        watcher.exists("/e", false).await.unwrap().code(),
+        ErrorCode::NoNode
+    );
     let dump = node.status().session_dump();
-    let live: Vec<i64> = dump.by_deadline.iter().flat_map(|(_, ids)| ids.clone()).collect();
+    let live: Vec<i64> = dump
+        .by_deadline
+        .iter()
+        .flat_map(|(_, ids)| ids.clone())
+        .collect();
     assert!(!live.contains(&doomed.session_id()), "{live:?}");
     assert!(live.contains(&watcher.session_id()));
     node.shutdown().await;
@@ -59,7 +75,14 @@ async fn pings_keep_a_session_alive_far_past_its_timeout() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(120)).await;
-    assert!(client.close_reason().is_none());
-    assert_eq!(client.exists("/kept", false).await.unwrap().code(), ErrorCode::Ok);
+    assert!(
+        client.close_reason().is_none(),
+        "closed: {:?}",
+        client.close_reason()
+    );
+    assert_eq!(
+        client.exists("/kept", false).await.unwrap().code(),
+        ErrorCode::Ok
+    );
     node.shutdown().await;
 }

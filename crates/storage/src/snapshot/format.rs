@@ -1,4 +1,7 @@
-//! Byte layout of snapshot files: header, frames and trailer encoders/decoders (pure).
+//! Byte layout of snapshot files: header, frames and trailer encoders/decoders (pure), and
+//! what names a finished snapshot file.
+
+use std::path::PathBuf;
 
 use crate::record::le_u32;
 use crate::record::le_u64;
@@ -157,4 +160,13 @@ pub(crate) fn parse_snapshot_file_name(name: &str) -> Option<u64> {
 /// Is `name` a temporary snapshot file?
 pub(crate) fn is_snapshot_tmp(name: &str) -> bool {
     name.starts_with("snapshot-") && name.ends_with(".tmp")
+}
+
+/// A finished snapshot file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Its path.
+    pub path: PathBuf,
+    /// The last log index it includes (from its name).
+    pub last_log_index: u64,
 }

@@ -27,11 +27,11 @@ mod store;
 mod writer;
 
 pub use format::SnapshotFileMeta;
+pub use format::SnapshotInfo;
 pub use format::SNAPSHOT_FRAME_BYTES;
 pub use format::SNAPSHOT_FRAME_BYTES_MAX;
 pub use format::SNAPSHOT_META_BYTES_MAX;
 pub use reader::SnapshotReader;
-pub use store::SnapshotInfo;
 pub use store::SnapshotPurge;
 pub use store::SnapshotStore;
 pub use store::SNAPSHOT_RETAIN_COUNT_MIN;

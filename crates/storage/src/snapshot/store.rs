@@ -12,6 +12,7 @@ use crate::snapshot::format::is_snapshot_tmp;
 use crate::snapshot::format::parse_snapshot_file_name;
 use crate::snapshot::format::snapshot_file_name;
 use crate::snapshot::format::SnapshotFileMeta;
+use crate::snapshot::format::SnapshotInfo;
 use crate::snapshot::reader::SnapshotReader;
 use crate::snapshot::writer::SnapshotWriter;
 use crate::version;
@@ -22,15 +23,6 @@ use crate::vfs::Vfs;
 /// ZooKeeper's `autopurge.snapRetainCount` cannot go below 3: a damaged newest snapshot
 /// must leave older ones to fall back to.
 pub const SNAPSHOT_RETAIN_COUNT_MIN: usize = 3;
-
-/// A finished snapshot file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SnapshotInfo {
-    /// Its path.
-    pub path: PathBuf,
-    /// The last log index it includes (from its name).
-    pub last_log_index: u64,
-}
 
 /// What [`SnapshotStore::purge`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

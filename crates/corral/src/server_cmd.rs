@@ -37,9 +37,13 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         properties.push((name.to_owned(), value.to_owned()));
     }
     let config_path = args.config.or(args.config_file);
-    let mut config =
+    // Reads dataDir/myid too, and refuses an ensemble configuration without a valid one.
+    let config =
         ServerConfig::load(config_path.as_deref(), &properties).context("invalid configuration")?;
-    config.server_id = read_myid(&config.data_dir)?.unwrap_or(config.server_id);
+    if let Some(ensemble) = &config.ensemble {
+        let membership = ensemble.config_text().replace('\n', " ");
+        tracing::info!(my_id = ensemble.my_id, %membership, "ensemble member");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,22 +75,6 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
     }
     Ok(())
-}
-
-/// `dataDir/myid`, as ZooKeeper reads it (a number on the first line).
-fn read_myid(data_dir: &std::path::Path) -> anyhow::Result<Option<u64>> {
-    let path = data_dir.join("myid");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let id = text
-                .trim()
-                .parse::<u64>()
-                .with_context(|| format!("{}: not a server id", path.display()))?;
-            Ok(Some(id))
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-    }
 }
 
 fn init_logging(default_filter: &str) {

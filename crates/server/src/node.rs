@@ -83,6 +83,12 @@ pub enum NodeError {
          {restored}: entries in between are missing; refusing to start"
     )]
     LogBehindSnapshot { purged: u64, restored: u64 },
+    #[error(
+        "this configuration names an ensemble ({members} servers in server.N lines); this \
+         build of Corral runs standalone only and will not start as an independent leader \
+         beside the others (that would be a split brain)"
+    )]
+    EnsembleUnsupported { members: usize },
     #[error(transparent)]
     RaftConfig(#[from] RaftConfigError),
     #[error("raft ({stage}): {message}")]
@@ -140,6 +146,11 @@ pub async fn start(config: ServerConfig) -> Result<Node, NodeError> {
 
 /// Starts a server in `env`.
 pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, NodeError> {
+    if let Some(ensemble) = &config.ensemble {
+        return Err(NodeError::EnsembleUnsupported {
+            members: ensemble.members.len(),
+        });
+    }
     let storage = config.storage_settings();
     for dir in [&storage.data_dir, &storage.data_log_dir] {
         env.vfs

@@ -16,6 +16,16 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    /// Server lines make this server an ensemble member, which needs its id.
+    #[error(
+        "{path} is missing; an ensemble member needs it (the server.N lines make this server one): \
+         write this server's id, its N, into it"
+    )]
+    MyIdMissing { path: PathBuf },
+    #[error("{path}: the server id {text:?} is not a number")]
+    MyIdInvalid { path: PathBuf, text: String },
+    #[error("myid {id} (from {path}) is not among the server.N lines; their ids are {ids}")]
+    MyIdNotMember { id: u64, path: PathBuf, ids: String },
     #[error("{0}")]
     Other(String),
 }

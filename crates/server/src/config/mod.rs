@@ -6,8 +6,13 @@
 //! the server receive the slices of [`ServerConfig`] they use ([`slices`]), not the whole.
 //! Keys we do not use are logged and ignored, as ZooKeeper does with unknown keys.
 //!
+//! The ensemble keys (`server.N`, `myid`, `peerType`, `standaloneEnabled`, `initLimit`,
+//! `syncLimit`, ...) are in [`ensemble`]: with them [`ServerConfig::ensemble`] says whether this
+//! server is an ensemble member, and [`ServerConfig::load`] reads `dataDir/myid` itself.
+//!
 //! Architecture invariant: `config/` imports nothing else of the server.
 
+pub mod ensemble;
 mod error;
 mod jvm;
 mod properties;
@@ -19,6 +24,10 @@ use std::path::{Path, PathBuf};
 
 use corral_proto::consts::JUTE_MAX_BUFFER_BYTES_DEFAULT;
 
+pub use ensemble::{
+    raft_timeouts, read_myid, ClientSpec, EnsembleConfig, MemberSpec, MyId, RaftTimeoutsMs,
+};
+use ensemble::{EnsembleKeys, RAFT_ELECTION_TIMEOUT_KEY, RAFT_HEARTBEAT_KEY};
 pub use error::ConfigError;
 pub use jvm::parse_jvm_flags;
 pub use properties::parse_properties;
@@ -112,9 +121,21 @@ pub struct ServerConfig {
     pub log_cache_bytes: u64,
     pub autopurge_snap_retain_count: u32,
     pub autopurge_purge_interval_hours: u32,
+    /// `dataDir/myid`; 1 for a standalone server without one.
     pub server_id: u64,
     /// Where the configuration came from (for `conf` / logs).
     pub config_path: Option<PathBuf>,
+    /// `corral.raft.heartbeatMs`: overrides the Raft heartbeat derived from tickTime (Corral's
+    /// own key, for tests; see [`RaftTimeoutsMs::with_overrides`]). Already applied to
+    /// [`EnsembleConfig::timeouts`].
+    pub raft_heartbeat_ms: Option<u64>,
+    /// `corral.raft.electionTimeoutMs`: overrides the minimal Raft election timeout derived
+    /// from syncLimit and tickTime (the maximum is twice it). Already applied to
+    /// [`EnsembleConfig::timeouts`].
+    pub raft_election_timeout_ms: Option<u64>,
+    /// This server's ensemble (from the `server.N` lines and `myid`); `None` = standalone
+    /// (no `server.N` lines, or a single participant with `standaloneEnabled=true`).
+    pub ensemble: Option<EnsembleConfig>,
 }
 
 /// The defaults of `corral server` with no arguments: standalone on 127.0.0.1:2181 with
@@ -152,12 +173,18 @@ impl Default for ServerConfig {
             autopurge_purge_interval_hours: 0,
             server_id: 1,
             config_path: None,
+            raft_heartbeat_ms: None,
+            raft_election_timeout_ms: None,
+            ensemble: None,
         }
     }
 }
 
 impl ServerConfig {
-    /// Builds the configuration from an optional zoo.cfg and system properties (later ones win).
+    /// Builds the configuration from an optional zoo.cfg (and the `dynamicConfigFile` it
+    /// names), system properties (later ones win) and `dataDir/myid`, as ZooKeeper's
+    /// `QuorumPeerConfig.parse` does: the server id, and whether this server is an ensemble
+    /// member, are decided here.
     pub fn load(
         config_path: Option<&Path>,
         system_properties: &[(String, String)],
@@ -165,20 +192,45 @@ impl ServerConfig {
         let mut config = ServerConfig::default();
         let mut file_keys = BTreeMap::new();
         if let Some(path) = config_path {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            file_keys = parse_properties(&text);
+            file_keys = parse_properties(&read_text(path)?);
             config.config_path = Some(path.to_owned());
             // A zoo.cfg binds to all interfaces unless clientPortAddress says otherwise, as
             // ZooKeeper does; only the no-configuration default is loopback.
             config.client_addr.set_ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
-        config.apply_file_keys(&file_keys)?;
+        let mut ensemble_keys = EnsembleKeys::default();
+        config.apply_file_keys(&file_keys, &mut ensemble_keys)?;
+        if let Some(path) = ensemble_keys.dynamic_config_file().map(Path::to_owned) {
+            let dynamic_keys = parse_properties(&read_text(&path)?);
+            ensemble_keys.apply_dynamic_file(&path, &dynamic_keys)?;
+        }
         for (key, value) in system_properties {
             config.apply_system_property(key, value)?;
         }
+        let myid = read_myid(&config.data_dir)?;
+        config.server_id = myid.id.unwrap_or(config.server_id);
+        // ZooKeeper's clientPort=0 means "not set".
+        let static_client_addr = (file_keys.contains_key("clientPort")
+            && config.client_addr.port() != 0)
+            .then_some(config.client_addr);
+        let resolved = ensemble::resolve(
+            &ensemble_keys,
+            &ensemble::Context {
+                tick_time_ms: config.tick_time_ms,
+                myid: &myid,
+                static_client_addr,
+                client_addr: config.client_addr,
+                raft_heartbeat_ms: config.raft_heartbeat_ms,
+                raft_election_timeout_ms: config.raft_election_timeout_ms,
+            },
+        )?;
+        if let Some(addr) = resolved.client_addr {
+            config.client_addr = addr;
+        }
+        if let Some(ensemble) = &resolved.ensemble {
+            config.server_id = ensemble.my_id;
+        }
+        config.ensemble = resolved.ensemble;
         config.validate()?;
         Ok(config)
     }
@@ -199,7 +251,11 @@ impl ServerConfig {
         Ok(())
     }
 
-    fn apply_file_keys(&mut self, keys: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    fn apply_file_keys(
+        &mut self,
+        keys: &BTreeMap<String, String>,
+        ensemble: &mut EnsembleKeys,
+    ) -> Result<(), ConfigError> {
         if let Some(v) = keys.get("tickTime") {
             self.tick_time_ms = parse_num("tickTime", v)?;
         }
@@ -210,8 +266,15 @@ impl ServerConfig {
         self.min_session_timeout_ms = 2 * tick;
         self.max_session_timeout_ms = 20 * tick;
         for (key, value) in keys {
-            if !self.apply_file_key(key, value)? && !self.apply_shared_key(key, value)? {
-                tracing::warn!(key = key.as_str(), value = value.as_str(), "ignoring unused zoo.cfg key");
+            if !self.apply_file_key(key, value)?
+                && !ensemble.apply(key, value)?
+                && !self.apply_shared_key(key, value)?
+            {
+                tracing::warn!(
+                    key = key.as_str(),
+                    value = value.as_str(),
+                    "ignoring unused zoo.cfg key"
+                );
             }
         }
         if keys.contains_key("clientPortAddress") && !keys.contains_key("clientPort") {
@@ -306,6 +369,10 @@ impl ServerConfig {
                 self.outbound_queued_bytes_max =
                     parse_num::<usize>(key, value)?.max(JUTE_MAX_BUFFER_BYTES_DEFAULT + 1024)
             }
+            RAFT_HEARTBEAT_KEY => self.raft_heartbeat_ms = Some(parse_num(key, value)?),
+            RAFT_ELECTION_TIMEOUT_KEY => {
+                self.raft_election_timeout_ms = Some(parse_num(key, value)?)
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -327,6 +394,13 @@ impl ServerConfig {
     }
 }
 
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 fn parse_jute_max_buffer(key: &str, value: &str) -> Result<usize, ConfigError> {
     Ok(parse_size(key, value)?.clamp(JUTE_MAX_BUFFER_BYTES_MIN, JUTE_MAX_BUFFER_BYTES_MAX))
 }
@@ -339,26 +413,30 @@ mod tests {
     fn reads_a_zoo_cfg() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zoo.cfg");
+        let data = dir.path().join("data");
         std::fs::write(
             &path,
-            "# comment\ntickTime=1000\ndataDir=/tmp/zk\nclientPort=2999\nclientPortAddress=127.0.0.1\n\
-             maxClientCnxns=0\n4lw.commands.whitelist=ruok, srvr\ninitLimit=10\nminSessionTimeout=500\n",
+            format!(
+                "# comment\ntickTime=1000\ndataDir={}\nclientPort=2999\n\
+                 clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=ruok, srvr\n\
+                 initLimit=10\nminSessionTimeout=500\n",
+                data.display()
+            ),
         )
         .unwrap();
         let config = ServerConfig::load(Some(&path), &[]).unwrap();
         assert_eq!(config.tick_time_ms, 1000);
         assert_eq!(config.client_addr, "127.0.0.1:2999".parse().unwrap());
-        assert_eq!(config.data_log_dir, PathBuf::from("/tmp/zk"));
+        assert_eq!(config.data_log_dir, data);
+        assert_eq!(config.ensemble, None);
+        assert_eq!(config.server_id, 1, "no myid: standalone id 1");
         assert_eq!(config.min_session_timeout_ms, 500);
         assert_eq!(config.max_session_timeout_ms, 20_000);
         assert_eq!(config.max_client_cnxns, 0);
         let words = config.four_letter_settings();
         assert!(words.allowed("ruok"));
         assert!(!words.allowed("mntr"));
-        assert_eq!(
-            config.log_cache_bytes,
-            LOG_CACHE_BYTES_DEFAULT
-        );
+        assert_eq!(config.log_cache_bytes, LOG_CACHE_BYTES_DEFAULT);
     }
 
     #[test]
@@ -367,7 +445,10 @@ mod tests {
         let path = dir.path().join("zoo.cfg");
         std::fs::write(
             &path,
-            "dataDir=/tmp/zk\ncorral.logSegmentBytes=100\ncorral.logCacheBytes=65536\n",
+            format!(
+                "dataDir={}\ncorral.logSegmentBytes=100\ncorral.logCacheBytes=65536\n",
+                dir.path().display()
+            ),
         )
         .unwrap();
         let config = ServerConfig::load(Some(&path), &[]).unwrap();
@@ -399,4 +480,14 @@ mod tests {
         assert!(ServerConfig::load(Some(&path), &[]).is_err());
     }
 
+    #[test]
+    fn standalone_takes_its_id_from_myid() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("myid"), "7\n").unwrap();
+        let path = dir.path().join("zoo.cfg");
+        std::fs::write(&path, format!("dataDir={}\n", dir.path().display())).unwrap();
+        let config = ServerConfig::load(Some(&path), &[]).unwrap();
+        assert_eq!(config.server_id, 7);
+        assert_eq!(config.ensemble, None);
+    }
 }

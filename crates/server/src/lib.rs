@@ -7,7 +7,9 @@
 //! - `four_letter`: `ruok`, `srvr`, `mntr`, ... rendered from `status` reports.
 //! - `status`: plain-data reports for the operator view.
 //! - `leader`: duties that run only while leading (session expiry, container reaping).
-//! - `proposer`: the one write path into the log.
+//! - `proposer`: the one write path into the log (or, on a follower, to the leader).
+//! - `cluster`: the ensemble's own messages between servers (forwarded writes, session
+//!   touches, read index).
 //! - `raft`: the openraft glue (consensus handle, state machine, snapshots, role, network).
 //! - `clients`: what other tasks may touch of a connection (handle, registry, the replica's
 //!   effects on this server).
@@ -18,6 +20,7 @@
 mod auth;
 mod clients;
 pub mod clock;
+mod cluster;
 pub mod config;
 mod connection;
 mod four_letter;

@@ -30,20 +30,27 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use crate::clients::ConnectionRegistry as Registry;
 use crate::clients::{ConnectionIds, ConnectionRegistry, LocalEffects, WriteGate};
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::forwarder::{Forwarder, LinkTo};
+use crate::cluster::inbound::ClusterInbound;
 use crate::config::slices::StorageSettings;
+use crate::config::EnsembleConfig;
 use crate::config::ServerConfig;
 use crate::connection::{self, ClientServices};
 use crate::leader::LeaderDuties;
 use crate::metrics::Counters;
-use crate::proposer::Proposer;
+use crate::proposer::{Proposer, Route};
+use crate::raft::membership;
 use crate::raft::network::NoPeers;
-use crate::raft::raft_config::{self, RaftConfigError, STANDALONE_TIMEOUTS};
-use crate::raft::role::{follow_role, RoleState};
+use crate::raft::peer_link::{RaftInbound, SnapshotFiles};
+use crate::raft::raft_config::{self, RaftConfigError, RaftTimeouts, STANDALONE_TIMEOUTS};
+use crate::raft::role::{current_role, follow_role, Role, RoleState};
 use crate::raft::state_machine::StateMachine;
 use crate::raft::{Consensus, Raft};
 use crate::replica::Replica;
+use crate::sessions::Sessions as SessionsTable;
 use crate::sessions::{SessionIdAllocator, Sessions};
 use crate::status::{ConfFacts, StatusSource};
 
@@ -83,12 +90,11 @@ pub enum NodeError {
          {restored}: entries in between are missing; refusing to start"
     )]
     LogBehindSnapshot { purged: u64, restored: u64 },
-    #[error(
-        "this configuration names an ensemble ({members} servers in server.N lines); this \
-         build of Corral runs standalone only and will not start as an independent leader \
-         beside the others (that would be a split brain)"
-    )]
-    EnsembleUnsupported { members: usize },
+    #[error("cannot listen for peers on {addr}: {source}")]
+    QuorumBind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     RaftConfig(#[from] RaftConfigError),
     #[error("raft ({stage}): {message}")]
@@ -146,11 +152,6 @@ pub async fn start(config: ServerConfig) -> Result<Node, NodeError> {
 
 /// Starts a server in `env`.
 pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, NodeError> {
-    if let Some(ensemble) = &config.ensemble {
-        return Err(NodeError::EnsembleUnsupported {
-            members: ensemble.members.len(),
-        });
-    }
     let storage = config.storage_settings();
     for dir in [&storage.data_dir, &storage.data_log_dir] {
         env.vfs
@@ -176,8 +177,12 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         None => StdRng::from_entropy(),
     };
     let server_id = config.server_id;
+    let timeouts = match &config.ensemble {
+        Some(ensemble) => RaftTimeouts::ensemble(&ensemble.timeouts),
+        None => STANDALONE_TIMEOUTS,
+    };
     let raft_settings = raft_config::build(
-        STANDALONE_TIMEOUTS,
+        timeouts,
         raft_config::snapshot_interval(storage.snap_count, random.next_u64()),
         storage.snap_count,
     )?;
@@ -201,21 +206,37 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         replica.clone(),
         effects,
         config.auth_providers(),
-        snapshots,
+        snapshots.clone(),
         storage.snap_retain_count as usize,
     )
     .map_err(NodeError::Restore)?;
     check_log_covers_snapshot(&mut log_store, state_machine.restored_index()).await?;
-    let raft = Raft::new(
-        server_id,
-        Arc::new(raft_settings),
-        NoPeers,
-        log_store,
-        state_machine,
-    )
-    .await
-    .map_err(|e| raft_error("start")(e.to_string()))?;
-    lead_standalone(&raft, server_id, local_addr).await?;
+    let (stop, stopped) = watch::channel(false);
+    let (role_tx, role) = watch::channel(RoleState::LOOKING);
+    let tasks = TaskTracker::new();
+    let raft_settings = Arc::new(raft_settings);
+    let (raft, route) = match &config.ensemble {
+        None => {
+            let raft = Raft::new(server_id, raft_settings, NoPeers, log_store, state_machine)
+                .await
+                .map_err(|e| raft_error("start")(e.to_string()))?;
+            lead_standalone(&raft, server_id, local_addr).await?;
+            role_tx.send_replace(current_role(&raft, server_id));
+            (raft, Route::Standalone)
+        }
+        Some(ensemble) => {
+            let parts = EnsembleParts {
+                ensemble,
+                settings: raft_settings,
+                snapshots,
+                sessions: sessions.clone(),
+                role: role.clone(),
+                tasks: &tasks,
+                stopped: &stopped,
+            };
+            start_ensemble(parts, log_store, state_machine).await?
+        }
+    };
     crate::memory::release_free_memory();
     // Sessions recovered from the snapshot and the log get a fresh timer, as after a
     // ZooKeeper leader change; before any client can re-attach.
@@ -228,10 +249,17 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
     );
 
     let consensus = Consensus::new(raft.clone());
-    let proposer = Arc::new(Proposer::new(server_id, consensus.clone(), clock.clone()));
+    let forwarder = match &route {
+        Route::Ensemble { forwarder, .. } => Some(forwarder.clone()),
+        Route::Standalone => None,
+    };
+    let proposer = Arc::new(Proposer::new(
+        server_id,
+        consensus.clone(),
+        clock.clone(),
+        route,
+    ));
     let gate = Arc::new(WriteGate::new(config.global_outstanding_limit));
-    let (stop, stopped) = watch::channel(false);
-    let (role_tx, role) = watch::channel(RoleState::LOOKING);
     let status = Arc::new(StatusSource {
         replica: replica.clone(),
         registry: registry.clone(),
@@ -259,8 +287,10 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         gate,
         clock: clock.clone(),
         reconfig_enabled: config.reconfig_enabled,
+        role: role.clone(),
         passwords: Mutex::new(StdRng::seed_from_u64(random.next_u64())),
     });
+    let sessions_for_touch = sessions.clone();
     let duties = LeaderDuties {
         proposer,
         sessions,
@@ -270,7 +300,21 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         reaper: config.reaper_schedule(),
     };
 
-    let tasks = TaskTracker::new();
+    if let Some(forwarder) = forwarder {
+        tasks.spawn(drop_clients_on_leader_loss(
+            role.clone(),
+            forwarder.broken(),
+            services.registry.clone(),
+            stopped.clone(),
+        ));
+        tasks.spawn(touch_sessions_at_leader(
+            forwarder,
+            sessions_for_touch.clone(),
+            role.clone(),
+            Duration::from_millis(tick_ms / 2).max(Duration::from_millis(1)),
+            stopped.clone(),
+        ));
+    }
     tasks.spawn(follow_role(raft, server_id, role_tx, stopped.clone()));
     tasks.spawn(duties.run(role.clone(), stopped.clone()));
     tasks.spawn(crate::memory::trim_when_idle(
@@ -399,7 +443,7 @@ fn conf_facts(config: &ServerConfig, local_addr: Option<SocketAddr>) -> ConfFact
         min_session_timeout_ms: config.min_session_timeout_ms,
         max_session_timeout_ms: config.max_session_timeout_ms,
         server_id: config.server_id,
-        standalone: true,
+        standalone: config.ensemble.is_none(),
     }
 }
 
@@ -474,6 +518,179 @@ async fn accept_loop(
                     tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                 }
             }
+        }
+    }
+}
+
+/// What starting an ensemble member needs besides the log and the state machine.
+struct EnsembleParts<'a> {
+    ensemble: &'a EnsembleConfig,
+    settings: Arc<openraft::Config>,
+    snapshots: Arc<SnapshotStore>,
+    sessions: Arc<SessionsTable>,
+    role: watch::Receiver<RoleState>,
+    tasks: &'a TaskTracker,
+    stopped: &'a watch::Receiver<bool>,
+}
+
+/// Starts this server's raft node over the peer transport: listens on the quorum port,
+/// initialises the membership on a pristine participant, and keeps observers as learners.
+/// It does not wait for a leader: until one is known, clients are refused.
+async fn start_ensemble(
+    parts: EnsembleParts<'_>,
+    log_store: Log,
+    state_machine: StateMachine,
+) -> Result<(Raft, Route), NodeError> {
+    let ensemble = parts.ensemble;
+    let me = ensemble.my_id;
+    let peer_config = corral_peer::PeerConfig::new(me, ensemble.ensemble_id.clone());
+    let files = Arc::new(SnapshotFiles::new(parts.snapshots));
+    let network = corral_peer::PeerNetwork::<TypeConfig, SnapshotFiles>::new(
+        peer_config.clone(),
+        files.clone(),
+    );
+    let listen = ensemble.quorum_listen_addr();
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|source| NodeError::QuorumBind {
+            addr: listen.clone(),
+            source,
+        })?;
+    let raft = Raft::new(
+        me,
+        parts.settings,
+        network.clone(),
+        log_store,
+        state_machine,
+    )
+    .await
+    .map_err(|e| raft_error("start")(e.to_string()))?;
+    let cluster = ClusterInbound::new(
+        Consensus::new(raft.clone()),
+        parts.role.clone(),
+        parts.sessions,
+    );
+    let inbound = Arc::new(RaftInbound::new(raft.clone(), Arc::new(cluster)));
+    parts.tasks.spawn(corral_peer::serve(
+        listener,
+        peer_config,
+        inbound,
+        files,
+        parts.stopped.clone(),
+    ));
+    membership::initialize_once(&raft, ensemble)
+        .await
+        .map_err(raft_error("initialize"))?;
+    let observers: Vec<(u64, String)> = ensemble
+        .observers()
+        .map(|m| (m.id, m.quorum_endpoint()))
+        .collect();
+    parts.tasks.spawn(membership::keep_observers_as_learners(
+        raft.clone(),
+        observers,
+        parts.role.clone(),
+        parts.stopped.clone(),
+    ));
+    let endpoints: BTreeMap<u64, String> = ensemble
+        .members
+        .values()
+        .map(|m| (m.id, m.quorum_endpoint()))
+        .collect();
+    let link_to: LinkTo = Arc::new(move |id| {
+        endpoints
+            .get(&id)
+            .map(|endpoint| network.app_link(id, endpoint))
+    });
+    tracing::info!(
+        server_id = me,
+        quorum = %listen,
+        voters = ensemble.voter_count(),
+        "ensemble member started; looking for a leader"
+    );
+    Ok((
+        raft,
+        Route::Ensemble {
+            role: parts.role,
+            forwarder: Arc::new(Forwarder::new(link_to)),
+        },
+    ))
+}
+
+/// When this server loses its leader (the leader or the term changes, or an election starts)
+/// it closes every client connection, as a ZooKeeper follower does: their clients reconnect,
+/// to this server once it follows again or to another, and keep their sessions. When the stream
+/// to the leader breaks, only the connections with writes outstanding are closed: their
+/// writes may be lost, and a later write of theirs must not commit after a lost one.
+async fn drop_clients_on_leader_loss(
+    mut role: watch::Receiver<RoleState>,
+    mut broken: watch::Receiver<u64>,
+    registry: Arc<Registry>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut served = *role.borrow();
+    loop {
+        tokio::select! {
+            changed = role.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = *role.borrow();
+                let lost = served.role != Role::Looking
+                    && (now.leader != served.leader || now.term != served.term);
+                if lost {
+                    let connections = registry.all();
+                    tracing::info!(
+                        leader = ?now.leader,
+                        term = now.term,
+                        clients = connections.len(),
+                        "leader changed; closing client connections"
+                    );
+                    for connection in connections {
+                        connection.close();
+                    }
+                }
+                served = now;
+            }
+            changed = broken.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                for connection in registry.all() {
+                    if connection.outstanding_writes() > 0 {
+                        connection.close();
+                    }
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// A follower's or observer's clients keep their sessions alive here; the leader, which alone
+/// expires sessions, hears of them every half tick.
+async fn touch_sessions_at_leader(
+    forwarder: Arc<Forwarder>,
+    sessions: Arc<SessionsTable>,
+    role: watch::Receiver<RoleState>,
+    interval: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let touched = sessions.take_touched();
+        let state = *role.borrow();
+        let Some(leader) = state.leader else { continue };
+        if state.role == Role::Leader || touched.is_empty() {
+            continue;
+        }
+        let message = crate::cluster::message::StreamMessage::Touch(touched);
+        if let Err(err) = forwarder.send(leader, &message).await {
+            tracing::debug!(%err, "could not tell the leader which sessions are alive");
         }
     }
 }

@@ -2,38 +2,98 @@
 //! closed session, an expiry, a reaped container — is proposed here. The proposer stamps the
 //! txn's time (decided once, then replicated) and its origin, and hands it to the log.
 //!
+//! In an ensemble, only the leader appends to the log: a follower or observer hands the entry
+//! to the [`Forwarder`], whose one ordered stream to the leader keeps each session's order.
+//! Whichever server the client is connected to answers it when it applies the entry.
+//!
 //! Architecture invariant: the proposer never names a connection; the caller keeps its own
-//! outstanding-write accounting and learns only whether the log took the entry.
+//! outstanding-write accounting and learns only whether the log (or the stream to the leader)
+//! took the entry.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use corral_entry::{LogEntry, Origin};
 use corral_tree::{Txn, TxnKind};
+use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::cluster::forwarder::Forwarder;
+use crate::cluster::message::StreamMessage;
 use crate::ids::{ConnectionId, ServerId, SessionId};
-use crate::raft::Consensus;
+use crate::raft::{Consensus, Role, RoleState};
+
+/// How long `sync` waits for this server to apply up to the leader's read index.
+const READ_BARRIER_APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a txn was not proposed. The caller cannot know whether it would have applied.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
     #[error("the log is unavailable: {0}")]
     LogUnavailable(String),
+    #[error("no leader is known")]
+    NoLeader,
+    #[error("cannot reach the leader: {0}")]
+    Forward(String),
+}
+
+/// Where entries go.
+pub enum Route {
+    /// A one-voter cluster: always the local log.
+    Standalone,
+    /// An ensemble member: the local log while leading, otherwise the stream to the leader.
+    Ensemble {
+        role: watch::Receiver<RoleState>,
+        forwarder: Arc<Forwarder>,
+    },
 }
 
 pub struct Proposer {
     server_id: ServerId,
     consensus: Consensus,
     clock: Arc<dyn Clock>,
+    route: Route,
 }
 
 impl Proposer {
-    pub fn new(server_id: ServerId, consensus: Consensus, clock: Arc<dyn Clock>) -> Proposer {
+    pub fn new(
+        server_id: ServerId,
+        consensus: Consensus,
+        clock: Arc<dyn Clock>,
+        route: Route,
+    ) -> Proposer {
         Proposer {
             server_id,
             consensus,
             clock,
+            route,
         }
+    }
+
+    /// Waits until this server has applied every write committed before the call (ZooKeeper's
+    /// `sync`): the leader's read index, confirmed by a quorum, then the local apply.
+    pub async fn read_barrier(&self) -> Result<(), Refused> {
+        let Route::Ensemble { role, forwarder } = &self.route else {
+            // A one-voter cluster applies what it commits before answering anything after.
+            return Ok(());
+        };
+        let state = *role.borrow();
+        let index = match (state.role, state.leader) {
+            (Role::Leader, _) => self
+                .consensus
+                .read_index()
+                .await
+                .map_err(|e| Refused::LogUnavailable(e.to_string()))?,
+            (_, Some(leader)) => forwarder
+                .read_index(leader)
+                .await
+                .map_err(|e| Refused::Forward(e.to_string()))?,
+            (_, None) => return Err(Refused::NoLeader),
+        };
+        self.consensus
+            .wait_applied(index, READ_BARRIER_APPLY_TIMEOUT)
+            .await
+            .map_err(|e| Refused::LogUnavailable(e.to_string()))
     }
 
     /// Proposes a txn from a client connection of this server; the state machine answers
@@ -78,6 +138,21 @@ impl Proposer {
             origin,
             txn: Arc::new(txn),
         };
+        let Route::Ensemble { role, forwarder } = &self.route else {
+            return self.propose_locally(entry).await;
+        };
+        let state = *role.borrow();
+        match (state.role, state.leader) {
+            (Role::Leader, _) => self.propose_locally(entry).await,
+            (_, Some(leader)) if leader != self.server_id => forwarder
+                .send(leader, &StreamMessage::Forward(entry))
+                .await
+                .map_err(|e| Refused::Forward(e.to_string())),
+            _ => Err(Refused::NoLeader),
+        }
+    }
+
+    async fn propose_locally(&self, entry: LogEntry) -> Result<(), Refused> {
         self.consensus
             .propose(entry)
             .await

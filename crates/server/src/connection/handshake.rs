@@ -11,6 +11,7 @@ use corral_tree::TxnKind;
 
 use super::{ClientServices, Closed};
 use crate::clients::ConnectionHandle;
+use crate::raft::Role;
 
 pub async fn run(
     frame: &[u8],
@@ -19,6 +20,10 @@ pub async fn run(
 ) -> Result<(), Closed> {
     let request =
         ConnectRequest::decode(frame).map_err(|_| Closed::Server("malformed ConnectRequest"))?;
+    if services.role.borrow().role == Role::Looking {
+        tracing::debug!(peer = %handle.peer, "refusing a client while no leader is known");
+        return Err(Closed::Server("no leader: this server is not serving"));
+    }
     let echo_read_only = request.read_only.is_some();
     handle
         .echo_read_only

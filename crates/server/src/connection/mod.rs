@@ -56,6 +56,9 @@ pub struct ClientServices {
     pub gate: Arc<WriteGate>,
     pub clock: Arc<dyn Clock>,
     pub reconfig_enabled: bool,
+    /// This server's role: while no leader is known, new connections are refused (as a
+    /// ZooKeeper server that is LOOKING does).
+    pub role: tokio::sync::watch::Receiver<crate::raft::RoleState>,
     /// Session passwords; seeded by the server (from the OS, or a test's seed).
     pub passwords: Mutex<StdRng>,
 }

@@ -35,6 +35,8 @@ enum Route {
     Write(WriteOp),
     CloseSession,
     Local(Request),
+    /// `sync`: a read barrier through the leader, then answered like a local request.
+    Sync(Request),
     /// Answer with an error, then close (unknown opcode, bare check).
     Refuse(ErrorCode),
 }
@@ -85,6 +87,17 @@ impl Pipeline {
                     .await?
             }
             Route::Refuse(code) => return self.refuse(xid, code).await,
+            Route::Sync(request) => {
+                self.handle.wait_writes_answered().await;
+                if let Err(err) = self.services.proposer.read_barrier().await {
+                    tracing::info!(%err, "sync failed; closing the connection");
+                    return Err(Closed::Server("sync failed"));
+                }
+                if self.handle.is_closed() {
+                    return Err(Closed::Server("connection closed"));
+                }
+                self.run_local(xid, request)?;
+            }
             Route::Local(request) => {
                 self.handle.wait_writes_answered().await;
                 if self.handle.is_closed() {
@@ -210,7 +223,7 @@ fn create_op(op: OpCode, request: CreateRequest) -> WriteOp {
 fn route(request: Request) -> Route {
     match request.class() {
         RequestClass::Write => route_write(request),
-        RequestClass::Sync => Route::Local(request),
+        RequestClass::Sync => Route::Sync(request),
         // Since 3.9.3 a bare check is refused and the connection closed (ZOOKEEPER-2623).
         RequestClass::Local if matches!(request, Request::Check(_)) => {
             Route::Refuse(ErrorCode::Unimplemented)

@@ -14,7 +14,9 @@
 //! never names `clients/` or `connection/` (the state machine applies through
 //! `replica::Effects`).
 
+pub mod membership;
 pub mod network;
+pub mod peer_link;
 pub mod raft_config;
 pub mod role;
 pub mod snapshot;
@@ -57,6 +59,27 @@ impl Consensus {
             .client_write_ff(entry, None)
             .await
             .map_err(|fatal| ProposeError::Stopped(fatal.to_string()))
+    }
+
+    /// The index a linearizable read must wait for (openraft's read index: a fresh quorum
+    /// round confirms this server still leads). Only the leader can answer.
+    pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        let linearizer = self
+            .raft
+            .get_read_linearizer(openraft::ReadPolicy::ReadIndex)
+            .await
+            .map_err(|e| ProposeError::Stopped(e.to_string()))?;
+        Ok(linearizer.read_log_id().index())
+    }
+
+    /// Waits until this server has applied the entry at `index`, at most `timeout`.
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ProposeError> {
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "read barrier")
+            .await
+            .map(|_| ())
+            .map_err(|e| ProposeError::Stopped(e.to_string()))
     }
 
     /// Asks for a snapshot now (the `snap` four-letter word).

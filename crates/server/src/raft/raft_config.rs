@@ -10,13 +10,40 @@ pub struct RaftTimeouts {
     pub heartbeat_interval_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
+    /// The budget openraft hands the transport for one snapshot (the transport applies an
+    /// idle timeout per chunk instead; see `corral-peer`).
+    pub install_snapshot_timeout_ms: u64,
+    /// openraft's `quorum_loss_probe_interval` (the liveness fix of openraft #2080); `None`
+    /// for a one-voter cluster, which has no quorum to lose.
+    pub quorum_loss_probe_interval_ms: Option<u64>,
 }
+
+impl RaftTimeouts {
+    /// An ensemble's timers, from zoo.cfg's tickTime/initLimit/syncLimit (mapped in
+    /// `config::ensemble`).
+    pub fn ensemble(t: &crate::config::RaftTimeoutsMs) -> RaftTimeouts {
+        RaftTimeouts {
+            heartbeat_interval_ms: t.heartbeat_interval_ms,
+            election_timeout_min_ms: t.election_timeout_min_ms,
+            election_timeout_max_ms: t.election_timeout_max_ms,
+            install_snapshot_timeout_ms: t.install_snapshot_timeout_ms,
+            quorum_loss_probe_interval_ms: Some(
+                t.election_timeout_max_ms * QUORUM_LOSS_PROBE_PER_ELECTION_TIMEOUT_MAX,
+            ),
+        }
+    }
+}
+
+/// openraft requires the probe interval to be at least twice the largest election timeout.
+const QUORUM_LOSS_PROBE_PER_ELECTION_TIMEOUT_MAX: u64 = 2;
 
 /// A one-voter cluster's timers.
 pub const STANDALONE_TIMEOUTS: RaftTimeouts = RaftTimeouts {
     heartbeat_interval_ms: 250,
     election_timeout_min_ms: 1000,
     election_timeout_max_ms: 2000,
+    install_snapshot_timeout_ms: 10_000,
+    quorum_loss_probe_interval_ms: None,
 };
 
 /// Entries per AppendEntries and per storage append, at most.
@@ -42,6 +69,8 @@ pub fn build(
         heartbeat_interval: timeouts.heartbeat_interval_ms,
         election_timeout_min: timeouts.election_timeout_min_ms,
         election_timeout_max: timeouts.election_timeout_max_ms,
+        install_snapshot_timeout: timeouts.install_snapshot_timeout_ms,
+        quorum_loss_probe_interval: timeouts.quorum_loss_probe_interval_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_interval_entries),
         max_in_snapshot_log_to_keep: log_kept_entries,
         purge_batch_size: PURGE_BATCH_ENTRIES,

@@ -49,6 +49,18 @@ fn role_of(state: ServerState, leader: Option<ServerId>, me: ServerId) -> Role {
     }
 }
 
+/// The role openraft reports now.
+pub fn current_role(raft: &Raft, me: ServerId) -> RoleState {
+    // Clone out at once: a held borrow blocks openraft's metrics flush.
+    let metrics = raft.server_metrics();
+    let m = metrics.borrow_watched();
+    RoleState {
+        role: role_of(m.state, m.current_leader, me),
+        leader: m.current_leader,
+        term: m.vote.leader_id().term,
+    }
+}
+
 /// Publishes the role into `publish` until openraft stops or `stopped` changes.
 pub async fn follow_role(
     raft: Raft,

@@ -6,6 +6,7 @@
 pub mod allocator;
 pub mod table;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -20,6 +21,9 @@ use crate::ids::SessionId;
 pub struct Sessions {
     table: Mutex<SessionTable>,
     clock: Arc<dyn Clock>,
+    /// Sessions touched here since the last [`Sessions::take_touched`]: what a follower tells
+    /// the leader, which alone expires sessions. Bounded by the number of sessions.
+    touched: Mutex<HashSet<SessionId>>,
 }
 
 impl Sessions {
@@ -27,6 +31,7 @@ impl Sessions {
         Sessions {
             table: Mutex::new(SessionTable::new(tick_ms)),
             clock,
+            touched: Mutex::new(HashSet::new()),
         }
     }
 
@@ -38,7 +43,25 @@ impl Sessions {
     /// Records activity; false when the session is unknown or already being closed.
     pub fn touch(&self, session_id: SessionId) -> bool {
         let now = self.clock.monotonic_ms();
-        self.table.lock().touch(session_id, now)
+        let known = self.table.lock().touch(session_id, now);
+        if known {
+            self.touched.lock().insert(session_id);
+        }
+        known
+    }
+
+    /// Renews sessions another server heard from (the leader's side of a follower's touch).
+    pub fn touch_all(&self, sessions: &[SessionId]) {
+        let now = self.clock.monotonic_ms();
+        let mut table = self.table.lock();
+        for &session_id in sessions {
+            table.touch(session_id, now);
+        }
+    }
+
+    /// The sessions touched here since the last call.
+    pub fn take_touched(&self) -> Vec<SessionId> {
+        self.touched.lock().drain().collect()
     }
 
     pub fn set_timeout(&self, session_id: SessionId, timeout_ms: i32) {

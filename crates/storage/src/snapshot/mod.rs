@@ -22,6 +22,7 @@
 //! either no new snapshot or a complete one.
 
 mod format;
+mod incoming;
 mod reader;
 mod store;
 mod writer;
@@ -31,6 +32,7 @@ pub use format::SnapshotInfo;
 pub use format::SNAPSHOT_FRAME_BYTES;
 pub use format::SNAPSHOT_FRAME_BYTES_MAX;
 pub use format::SNAPSHOT_META_BYTES_MAX;
+pub use incoming::IncomingSnapshot;
 pub use reader::SnapshotReader;
 pub use store::SnapshotPurge;
 pub use store::SnapshotStore;

@@ -13,6 +13,7 @@ use crate::snapshot::format::parse_snapshot_file_name;
 use crate::snapshot::format::snapshot_file_name;
 use crate::snapshot::format::SnapshotFileMeta;
 use crate::snapshot::format::SnapshotInfo;
+use crate::snapshot::incoming::IncomingSnapshot;
 use crate::snapshot::reader::SnapshotReader;
 use crate::snapshot::writer::SnapshotWriter;
 use crate::version;
@@ -86,6 +87,17 @@ impl SnapshotStore {
         ));
         let final_path = self.dir.join(snapshot_file_name(meta.last_log_index));
         SnapshotWriter::create(self.vfs.clone(), &self.dir, tmp, final_path, meta)
+    }
+
+    /// Start receiving a whole snapshot file from another server, one that ends at
+    /// `last_log_index`. Nothing is visible until [`IncomingSnapshot::finish`] has verified it.
+    pub fn receive(&self, last_log_index: u64) -> Result<IncomingSnapshot> {
+        let n = self.tmp_counter.fetch_add(1, Ordering::SeqCst);
+        let tmp = self.dir.join(format!(
+            "snapshot-{last_log_index:020}-{}-{n}.tmp",
+            std::process::id()
+        ));
+        IncomingSnapshot::create(self.vfs.clone(), self.dir.clone(), tmp, last_log_index)
     }
 
     /// Finished snapshot files, oldest (lowest index) first. Validity is not checked.

@@ -1,0 +1,74 @@
+//! What the accepting side does with what it receives: the server implements
+//! [`InboundHandler`], usually by handing openraft's RPCs to its `Raft` and app messages to
+//! its own code. This crate never looks inside an app message.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
+use openraft::type_config::alias::{SnapshotOf, VoteOf};
+use openraft::RaftTypeConfig;
+
+/// The server's side of inbound traffic. Calls on one connection are made one at a time, in
+/// the order they arrived; calls on different connections run concurrently.
+///
+/// An `Err(reason)` goes back to the caller: for Raft RPCs it becomes `RPCError::Unreachable`
+/// on the sending side (openraft's `RemoteError` needs an error type its `RPCError` here
+/// cannot carry, and an error from the remote Raft, e.g. shutting down, is a reason to back
+/// off); for app requests it becomes [`crate::PeerError::Remote`]; for a stream message it
+/// closes the stream.
+pub trait InboundHandler<C: RaftTypeConfig>: Send + Sync + 'static {
+    /// What a received snapshot becomes: the state machine's snapshot data, built by the
+    /// [`crate::SnapshotIo`] given to [`crate::serve`].
+    type SnapshotData: Send + 'static;
+
+    /// `Raft::append_entries`.
+    fn append_entries(
+        &self,
+        rpc: AppendEntriesRequest<C>,
+    ) -> impl Future<Output = Result<AppendEntriesResponse<C>, String>> + Send;
+
+    /// `Raft::vote`.
+    fn vote(
+        &self,
+        rpc: VoteRequest<C>,
+    ) -> impl Future<Output = Result<VoteResponse<C>, String>> + Send;
+
+    /// `Raft::pre_vote`.
+    fn pre_vote(
+        &self,
+        rpc: VoteRequest<C>,
+    ) -> impl Future<Output = Result<VoteResponse<C>, String>> + Send;
+
+    /// `Raft::handle_transfer_leader`.
+    fn transfer_leader(
+        &self,
+        rpc: TransferLeaderRequest<C>,
+    ) -> impl Future<Output = Result<TransferLeaderResponse<C>, String>> + Send;
+
+    /// `Raft::install_full_snapshot`, with a snapshot received whole and verified (length and
+    /// CRC32C) first.
+    fn install_snapshot(
+        &self,
+        vote: VoteOf<C>,
+        snapshot: SnapshotOf<C, Self::SnapshotData>,
+    ) -> impl Future<Output = Result<SnapshotResponse<C>, String>> + Send;
+
+    /// One app request from server `from`; the answer goes back to it.
+    fn app_request(
+        &self,
+        from: u64,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Bytes, String>> + Send;
+
+    /// One message of an ordered stream from server `from`. An error closes the stream (the
+    /// sender sees it broken), so later messages are never handled after a failed one.
+    fn app_message(
+        &self,
+        from: u64,
+        body: Bytes,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}

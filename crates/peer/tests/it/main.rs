@@ -1,0 +1,9 @@
+//! Integration tests of the peer transport, all on 127.0.0.1 with ephemeral ports; each test
+//! starts and stops its own servers.
+
+mod app;
+mod common;
+mod handshake;
+mod hostile;
+mod raft_rpc;
+mod snapshot;

@@ -1,0 +1,151 @@
+//! A follower's or observer's link to the leader: one ordered stream for its clients' writes
+//! and session touches, and requests for the read index.
+//!
+//! Why one stream: a session's writes must enter the log in the order its client sent them,
+//! and each connection proposes its writes one after another through here, so the stream's
+//! order is each session's order.
+//!
+//! Why a broken stream is reported, never healed: messages queued on a stream that broke may
+//! or may not have reached the leader. The server must then close every client connection
+//! with writes outstanding ([`Forwarder::broken`] says when), as ZooKeeper's followers drop
+//! their clients when they lose the leader; a later write opens a new stream. Reusing the old
+//! one, or reconnecting under it, could let a session's later write commit after an earlier
+//! one was lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_peer::{AppLink, AppStream};
+use tokio::sync::{watch, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use super::message::{self, ClusterReply, ClusterRequest, MessageError, StreamMessage};
+use crate::ids::ServerId;
+
+/// How long a read-index request may take before `sync` fails.
+pub const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The transport's link to a server, by id (`None` for a server not in the ensemble).
+pub type LinkTo = Arc<dyn Fn(ServerId) -> Option<AppLink> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("server {0} is not a member of the ensemble")]
+    UnknownServer(ServerId),
+    #[error("link to the leader (server {leader}): {reason}")]
+    Link { leader: ServerId, reason: String },
+    #[error(transparent)]
+    Message(#[from] MessageError),
+}
+
+struct Current {
+    leader: ServerId,
+    stream: Arc<AppStream>,
+    /// Stops the task that watches this stream break, once the stream is replaced.
+    watching: CancellationToken,
+}
+
+pub struct Forwarder {
+    link_to: LinkTo,
+    current: Mutex<Option<Current>>,
+    /// Counts broken streams: a change means writes may have been lost.
+    broken: watch::Sender<u64>,
+}
+
+impl Forwarder {
+    pub fn new(link_to: LinkTo) -> Forwarder {
+        Forwarder {
+            link_to,
+            current: Mutex::new(None),
+            broken: watch::channel(0).0,
+        }
+    }
+
+    /// Changes whenever a stream that may have carried writes broke or was abandoned.
+    pub fn broken(&self) -> watch::Receiver<u64> {
+        self.broken.subscribe()
+    }
+
+    /// Queues `message` on the stream to `leader`, after everything sent before.
+    pub async fn send(
+        &self,
+        leader: ServerId,
+        message: &StreamMessage,
+    ) -> Result<(), ForwardError> {
+        let body = message::encode(message)?;
+        let mut current = self.current.lock().await;
+        let stream = match current.as_ref() {
+            Some(c) if c.leader == leader && !c.stream.is_broken() => c.stream.clone(),
+            _ => {
+                self.abandon(current.take());
+                let opened = self.open(leader).await?;
+                let stream = opened.stream.clone();
+                *current = Some(opened);
+                stream
+            }
+        };
+        if let Err(err) = stream.send(body).await {
+            self.abandon(current.take());
+            return Err(ForwardError::Link {
+                leader,
+                reason: err.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The leader's read index, for `sync` on this server.
+    pub async fn read_index(&self, leader: ServerId) -> Result<u64, ForwardError> {
+        let link = (self.link_to)(leader).ok_or(ForwardError::UnknownServer(leader))?;
+        let body = message::encode(&ClusterRequest::ReadIndex)?;
+        let reply =
+            link.request(body, READ_INDEX_TIMEOUT)
+                .await
+                .map_err(|e| ForwardError::Link {
+                    leader,
+                    reason: e.to_string(),
+                })?;
+        match message::decode::<ClusterReply>(&reply)? {
+            ClusterReply::ReadIndex(index) => Ok(index),
+        }
+    }
+
+    async fn open(&self, leader: ServerId) -> Result<Current, ForwardError> {
+        let link = (self.link_to)(leader).ok_or(ForwardError::UnknownServer(leader))?;
+        let stream = link.open_stream().await.map_err(|e| ForwardError::Link {
+            leader,
+            reason: e.to_string(),
+        })?;
+        let stream = Arc::new(stream);
+        let watching = CancellationToken::new();
+        tokio::spawn(watch_stream(
+            stream.clone(),
+            watching.clone(),
+            self.broken.clone(),
+        ));
+        tracing::info!(leader, "forwarding writes to the leader");
+        Ok(Current {
+            leader,
+            stream,
+            watching,
+        })
+    }
+
+    /// Drops a stream; whatever it carried may be lost.
+    fn abandon(&self, current: Option<Current>) {
+        if let Some(current) = current {
+            current.watching.cancel();
+            self.broken.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+async fn watch_stream(stream: Arc<AppStream>, stop: CancellationToken, broken: watch::Sender<u64>) {
+    tokio::select! {
+        reason = stream.closed() => {
+            tracing::info!(leader = stream.target(), %reason, "the stream to the leader broke");
+            broken.send_modify(|n| *n += 1);
+        }
+        () = stop.cancelled() => {}
+    }
+}

@@ -1,0 +1,80 @@
+//! The leader's side of the ensemble's messages. A server that is not the leader refuses a
+//! forwarded write, which closes the stream it came on: the sender then drops the connections
+//! that had writes on it, and its clients retry elsewhere.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::message::{self, ClusterReply, ClusterRequest, StreamMessage};
+use crate::ids::ServerId;
+use crate::raft::peer_link::ClusterApp;
+use crate::raft::{Consensus, Role, RoleState};
+use crate::sessions::Sessions;
+
+pub struct ClusterInbound {
+    consensus: Consensus,
+    role: watch::Receiver<RoleState>,
+    sessions: Arc<Sessions>,
+}
+
+impl ClusterInbound {
+    pub fn new(
+        consensus: Consensus,
+        role: watch::Receiver<RoleState>,
+        sessions: Arc<Sessions>,
+    ) -> ClusterInbound {
+        ClusterInbound {
+            consensus,
+            role,
+            sessions,
+        }
+    }
+
+    fn leading(&self) -> Result<(), String> {
+        match self.role.borrow().role {
+            Role::Leader => Ok(()),
+            other => Err(format!("not the leader (this server is {other:?})")),
+        }
+    }
+}
+
+impl ClusterApp for ClusterInbound {
+    async fn request(&self, _from: ServerId, body: Bytes) -> Result<Bytes, String> {
+        let request: ClusterRequest = message::decode(&body).map_err(|e| e.to_string())?;
+        match request {
+            ClusterRequest::ReadIndex => {
+                self.leading()?;
+                let index = self
+                    .consensus
+                    .read_index()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                message::encode(&ClusterReply::ReadIndex(index)).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    async fn message(&self, from: ServerId, body: Bytes) -> Result<(), String> {
+        let message: StreamMessage = message::decode(&body).map_err(|e| e.to_string())?;
+        match message {
+            StreamMessage::Forward(entry) => {
+                self.leading()?;
+                if entry.origin.is_some_and(|o| o.server_id != from) {
+                    return Err(format!(
+                        "server {from} forwarded an entry of another server's client"
+                    ));
+                }
+                self.consensus
+                    .propose(entry)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            StreamMessage::Touch(sessions) => {
+                self.sessions.touch_all(&sessions);
+                Ok(())
+            }
+        }
+    }
+}

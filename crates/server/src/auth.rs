@@ -13,7 +13,7 @@ use sha1::{Digest, Sha1};
 use crate::config::slices::AuthSettings;
 
 /// `user:BASE64(SHA1("user:password"))`, as `DigestAuthenticationProvider.generateDigest`.
-pub fn digest_of(user_password: &str) -> String {
+pub(crate) fn digest_of(user_password: &str) -> String {
     let user = user_password
         .split_once(':')
         .map_or(user_password, |(u, _)| u);
@@ -25,7 +25,7 @@ pub fn digest_of(user_password: &str) -> String {
 }
 
 /// The outcome of an auth packet: identities to add, or failure.
-pub fn authenticate(
+pub(crate) fn authenticate(
     settings: &AuthSettings,
     scheme: &str,
     auth: &[u8],
@@ -57,7 +57,7 @@ pub fn authenticate(
 }
 
 /// What `whoAmI` reports for one identity: the provider's user name.
-pub fn client_info(id: &Id) -> ClientInfo {
+pub(crate) fn client_info(id: &Id) -> ClientInfo {
     let user = match id.scheme.as_str() {
         "digest" => id.id.split(':').next().unwrap_or_default().to_owned(),
         _ => id.id.clone(),

@@ -9,7 +9,8 @@ use crate::config::slices::FourLetterSettings;
 use crate::status::{ConfFacts, StatusSource};
 
 /// The version string clients and tools parse: a ZooKeeper 3.9 version with our suffix.
-pub const VERSION: &str = concat!("3.9.3-corral-", env!("CARGO_PKG_VERSION"), ", built on n/a");
+pub(crate) const VERSION: &str =
+    concat!("3.9.3-corral-", env!("CARGO_PKG_VERSION"), ", built on n/a");
 
 /// ZooKeeper's words, plus `snap` (Corral's own: take a snapshot now; ZooKeeper 3.9 offers the
 /// same through its AdminServer). A word no ZooKeeper knows is harmless on the wire: as a frame
@@ -20,7 +21,7 @@ const KNOWN: [&str; 19] = [
 ];
 
 /// The command the first four bytes name, if any.
-pub fn recognise(prefix: &[u8]) -> Option<&'static str> {
+pub(crate) fn recognise(prefix: &[u8]) -> Option<&'static str> {
     KNOWN.iter().copied().find(|w| w.as_bytes() == prefix)
 }
 
@@ -28,7 +29,7 @@ pub fn recognise(prefix: &[u8]) -> Option<&'static str> {
 static TRACE_MASK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0b1_0000_0010);
 
 /// The answer to `word` (already whitelisted or not: this checks).
-pub async fn answer(
+pub(crate) async fn answer(
     word: &str,
     argument: Option<i64>,
     status: &StatusSource,

@@ -17,6 +17,10 @@
 //! - `sessions`: session liveness and ids.
 //! - leaves: `watches`, `auth`, `metrics`, `ids`, `clock`, `memory`, `config`.
 
+// Items are `pub(crate)` unless the crate exports them: the compiler then reports dead code, and
+// nothing looks like API that is not.
+#![deny(unreachable_pub)]
+
 mod auth;
 mod clients;
 pub mod clock;

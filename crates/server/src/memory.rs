@@ -29,7 +29,7 @@ pub fn tune_allocator() {
 /// Returns free pages inside the heaps to the system. Called after the events that free a lot
 /// at once (log replay, a snapshot, the end of a burst of writes), never on a timer under
 /// load: it walks every heap under the allocator's locks and would show in tail latency.
-pub fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks and trims the allocator's own free lists; it takes the
     // allocator's locks and is safe to call from any thread at any time.
@@ -46,14 +46,14 @@ const IDLE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// entries behind; trimming then returns them, while a server under steady load is never
 /// trimmed (the walk would show in its tail latency).
 #[derive(Debug, Default)]
-pub struct IdleTrim {
+pub(crate) struct IdleTrim {
     last_zxid: i64,
     written_since_trim: bool,
 }
 
 impl IdleTrim {
     /// Called every check interval with the applied zxid; true when it is time to trim.
-    pub fn observe(&mut self, applied_zxid: i64) -> bool {
+    pub(crate) fn observe(&mut self, applied_zxid: i64) -> bool {
         if applied_zxid != self.last_zxid {
             self.last_zxid = applied_zxid;
             self.written_since_trim = true;
@@ -65,7 +65,7 @@ impl IdleTrim {
 
 /// Runs until `stopped` changes: trims the heap once each time writes pause (see [`IdleTrim`]),
 /// watching the applied zxid through `applied_zxid`.
-pub async fn trim_when_idle(
+pub(crate) async fn trim_when_idle(
     applied_zxid: impl Fn() -> i64,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {

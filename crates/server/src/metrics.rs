@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Min/avg/max of request latencies in ms, updated with relaxed atomics from any task.
 #[derive(Debug, Default)]
-pub struct LatencyStats {
+pub(crate) struct LatencyStats {
     min_ms: AtomicU64,
     max_ms: AtomicU64,
     total_ms: AtomicU64,
@@ -24,7 +24,7 @@ pub struct Latency {
 }
 
 impl LatencyStats {
-    pub fn record(&self, latency_ms: u64) {
+    pub(crate) fn record(&self, latency_ms: u64) {
         self.last_ms.store(latency_ms, Ordering::Relaxed);
         let count = self.count.fetch_add(1, Ordering::Relaxed);
         if count == 0 {
@@ -36,7 +36,7 @@ impl LatencyStats {
         self.total_ms.fetch_add(latency_ms, Ordering::Relaxed);
     }
 
-    pub fn read(&self) -> Latency {
+    pub(crate) fn read(&self) -> Latency {
         let count = self.count.load(Ordering::Relaxed);
         let total = self.total_ms.load(Ordering::Relaxed);
         Latency {
@@ -52,7 +52,7 @@ impl LatencyStats {
         }
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         for counter in [
             &self.min_ms,
             &self.max_ms,
@@ -67,7 +67,7 @@ impl LatencyStats {
 
 /// Counters of the whole server.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub latency: LatencyStats,
@@ -80,7 +80,7 @@ pub struct Counters {
 
 impl Counters {
     /// What `srst` resets (ZooKeeper's `ServerStats.reset`: packet counts and latency).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.packets_received.store(0, Ordering::Relaxed);
         self.packets_sent.store(0, Ordering::Relaxed);
         self.latency.reset();

@@ -28,7 +28,7 @@ const READ_BARRIER_APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a txn was not proposed. The caller cannot know whether it would have applied.
 #[derive(Debug, thiserror::Error)]
-pub enum Refused {
+pub(crate) enum Refused {
     #[error("the log is unavailable: {0}")]
     LogUnavailable(String),
     #[error("no leader is known")]
@@ -38,7 +38,7 @@ pub enum Refused {
 }
 
 /// Where entries go.
-pub enum Route {
+pub(crate) enum Route {
     /// A one-voter cluster: always the local log.
     Standalone,
     /// An ensemble member: the local log while leading, otherwise the stream to the leader.
@@ -48,7 +48,7 @@ pub enum Route {
     },
 }
 
-pub struct Proposer {
+pub(crate) struct Proposer {
     server_id: ServerId,
     consensus: Consensus,
     clock: Arc<dyn Clock>,
@@ -56,7 +56,7 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    pub fn new(
+    pub(crate) fn new(
         server_id: ServerId,
         consensus: Consensus,
         clock: Arc<dyn Clock>,
@@ -72,7 +72,7 @@ impl Proposer {
 
     /// Waits until this server has applied every write committed before the call (ZooKeeper's
     /// `sync`): the leader's read index, confirmed by a quorum, then the local apply.
-    pub async fn read_barrier(&self) -> Result<(), Refused> {
+    pub(crate) async fn read_barrier(&self) -> Result<(), Refused> {
         let Route::Ensemble { role, forwarder } = &self.route else {
             // A one-voter cluster applies what it commits before answering anything after.
             return Ok(());
@@ -98,7 +98,7 @@ impl Proposer {
 
     /// Proposes a txn from a client connection of this server; the state machine answers
     /// that connection when it applies the entry.
-    pub async fn propose_from(
+    pub(crate) async fn propose_from(
         &self,
         connection: ConnectionId,
         session_id: SessionId,
@@ -113,7 +113,7 @@ impl Proposer {
     }
 
     /// Proposes a server-internal txn (expiry, reaping) that no client waits for.
-    pub async fn propose_internal(
+    pub(crate) async fn propose_internal(
         &self,
         session_id: SessionId,
         kind: TxnKind,

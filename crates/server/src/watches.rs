@@ -19,7 +19,7 @@ const RECURSIVE: u8 = 4;
 
 /// Watches one connection may hold. ZooKeeper has no such limit; this one only exists so a
 /// client cannot grow server memory without bound, and is far above any real use.
-pub const WATCHES_PER_CONNECTION_MAX: usize = 4_000_000;
+pub(crate) const WATCHES_PER_CONNECTION_MAX: usize = 4_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Table {
@@ -70,13 +70,13 @@ impl WatchTable {
 
 /// One event to deliver to one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub connection: ConnectionId,
     pub event_type: i32,
 }
 
 #[derive(Default)]
-pub struct WatchRegistry {
+pub(crate) struct WatchRegistry {
     data: WatchTable,
     child: WatchTable,
     by_conn: HashMap<ConnectionId, HashSet<(Table, String)>>,
@@ -85,7 +85,7 @@ pub struct WatchRegistry {
 
 /// What a read arms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StandardWatch {
+pub(crate) enum StandardWatch {
     /// exists and getData.
     Data,
     /// getChildren.
@@ -141,7 +141,7 @@ impl WatchRegistry {
         had
     }
 
-    pub fn add_standard(&mut self, conn: ConnectionId, path: &str, kind: StandardWatch) {
+    pub(crate) fn add_standard(&mut self, conn: ConnectionId, path: &str, kind: StandardWatch) {
         let table = match kind {
             StandardWatch::Data => Table::Data,
             StandardWatch::Child => Table::Child,
@@ -151,7 +151,7 @@ impl WatchRegistry {
 
     /// addWatch: PERSISTENT arms both tables, PERSISTENT_RECURSIVE only the data table
     /// (recursive watches never see NodeChildrenChanged).
-    pub fn add_persistent(&mut self, conn: ConnectionId, path: &str, recursive: bool) {
+    pub(crate) fn add_persistent(&mut self, conn: ConnectionId, path: &str, recursive: bool) {
         if recursive {
             self.add(conn, Table::Data, path, RECURSIVE);
         } else {
@@ -161,7 +161,7 @@ impl WatchRegistry {
     }
 
     /// checkWatches: whether the connection holds a watch of `watcher_type` on `path`.
-    pub fn contains(&self, conn: ConnectionId, path: &str, kind: i32) -> bool {
+    pub(crate) fn contains(&self, conn: ConnectionId, path: &str, kind: i32) -> bool {
         let data = self.data.bits(path, conn);
         let child = self.child.bits(path, conn);
         match kind {
@@ -175,7 +175,7 @@ impl WatchRegistry {
     }
 
     /// removeWatches: removes the watches of `watcher_type`; returns whether any was removed.
-    pub fn remove(&mut self, conn: ConnectionId, path: &str, kind: i32) -> bool {
+    pub(crate) fn remove(&mut self, conn: ConnectionId, path: &str, kind: i32) -> bool {
         let all = STANDARD | PERSISTENT | RECURSIVE;
         match kind {
             watcher_type::CHILDREN => self.clear(conn, Table::Child, path, STANDARD),
@@ -196,7 +196,7 @@ impl WatchRegistry {
     }
 
     /// Drops every watch of a closed connection.
-    pub fn remove_connection(&mut self, conn: ConnectionId) {
+    pub(crate) fn remove_connection(&mut self, conn: ConnectionId) {
         let Some(entries) = self.by_conn.remove(&conn) else {
             return;
         };
@@ -213,7 +213,7 @@ impl WatchRegistry {
     /// Consumes the watches a change fires and returns who gets which event, in ZooKeeper's
     /// order (data table first; on delete the child table's watchers already notified through
     /// the data table are suppressed).
-    pub fn trigger(&mut self, path: &str, event: WatchEvent) -> Vec<Delivery> {
+    pub(crate) fn trigger(&mut self, path: &str, event: WatchEvent) -> Vec<Delivery> {
         let mut deliveries = Vec::new();
         let mut seen = HashSet::new();
         match event {
@@ -299,18 +299,18 @@ impl WatchRegistry {
     }
 
     /// Whether no connection holds any watch (a connection's entry goes with its last watch).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_conn.is_empty()
     }
 
     /// Every watch of every kind (`mntr`'s `zk_watch_count`).
-    pub fn total_watches(&self) -> usize {
+    pub(crate) fn total_watches(&self) -> usize {
         self.by_conn.values().map(|s| s.len()).sum()
     }
 
     /// (connections watching, distinct paths, total watches) for `wchs`. Like ZooKeeper, the
     /// `wch*` words report the data-watch table only (exists/getData and persistent watches).
-    pub fn summary(&self) -> (usize, usize, usize) {
+    pub(crate) fn summary(&self) -> (usize, usize, usize) {
         let mut conns = HashSet::new();
         let mut total = 0;
         for watchers in self.data.by_path.values() {
@@ -321,7 +321,7 @@ impl WatchRegistry {
     }
 
     /// Data-watched paths by connection (for `wchc`), sorted.
-    pub fn by_connection(&self) -> Vec<(ConnectionId, Vec<String>)> {
+    pub(crate) fn by_connection(&self) -> Vec<(ConnectionId, Vec<String>)> {
         let mut map: HashMap<ConnectionId, Vec<String>> = HashMap::new();
         for (path, watchers) in &self.data.by_path {
             for conn in watchers.keys() {
@@ -340,7 +340,7 @@ impl WatchRegistry {
     }
 
     /// Connections by data-watched path (for `wchp`), sorted.
-    pub fn by_path(&self) -> Vec<(String, Vec<ConnectionId>)> {
+    pub(crate) fn by_path(&self) -> Vec<(String, Vec<ConnectionId>)> {
         let mut out: Vec<(String, Vec<ConnectionId>)> = self
             .data
             .by_path

@@ -16,7 +16,7 @@ use crate::metrics::Counters;
 use crate::replica::{Answer, Effects, WatchEvent};
 use crate::sessions::Sessions;
 
-pub struct LocalEffects {
+pub(crate) struct LocalEffects {
     pub registry: Arc<ConnectionRegistry>,
     pub sessions: Arc<Sessions>,
     pub counters: Arc<Counters>,

@@ -35,7 +35,7 @@ struct Outbound {
 
 /// Per-connection counters shown by `cons` / `stat`.
 #[derive(Debug, Default)]
-pub struct ConnectionStats {
+pub(crate) struct ConnectionStats {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub last_cxid: AtomicI64,
@@ -46,7 +46,7 @@ pub struct ConnectionStats {
 
 impl ConnectionStats {
     /// What `crst` resets.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.packets_received.store(0, Ordering::Relaxed);
         self.packets_sent.store(0, Ordering::Relaxed);
         self.latency.reset();
@@ -58,7 +58,7 @@ impl ConnectionStats {
 /// [`ConnectionHandle::detach_from_gate`]).
 const DETACHED_FROM_GATE: usize = 1 << (usize::BITS - 1);
 
-pub struct ConnectionHandle {
+pub(crate) struct ConnectionHandle {
     pub id: ConnectionId,
     pub peer: SocketAddr,
     /// Wall-clock ms when the connection was accepted (`cons` shows it as `est`).
@@ -95,7 +95,7 @@ pub struct ConnectionHandle {
 }
 
 impl ConnectionHandle {
-    pub fn new(
+    pub(crate) fn new(
         id: ConnectionId,
         peer: SocketAddr,
         counters: Arc<Counters>,
@@ -131,35 +131,35 @@ impl ConnectionHandle {
         }
     }
 
-    pub fn session_id(&self) -> SessionId {
+    pub(crate) fn session_id(&self) -> SessionId {
         self.session_id.load(Ordering::Acquire)
     }
 
-    pub fn set_session_id(&self, session_id: SessionId) {
+    pub(crate) fn set_session_id(&self, session_id: SessionId) {
         self.session_id.store(session_id, Ordering::Release);
     }
 
-    pub fn identities(&self) -> Arc<[Id]> {
+    pub(crate) fn identities(&self) -> Arc<[Id]> {
         self.identities.read().clone()
     }
 
-    pub fn with_identities<R>(&self, f: impl FnOnce(&[Id]) -> R) -> R {
+    pub(crate) fn with_identities<R>(&self, f: impl FnOnce(&[Id]) -> R) -> R {
         f(&self.identities.read())
     }
 
-    pub fn add_identity(&self, id: Id) {
+    pub(crate) fn add_identity(&self, id: Id) {
         let mut ids = self.identities.write();
         if !ids.contains(&id) {
             *ids = ids.iter().cloned().chain(std::iter::once(id)).collect();
         }
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
     /// Queues one frame, written by `encode` between the length prefix and its patching.
-    pub fn send_encoded(&self, encode: impl FnOnce(&mut BytesMut)) {
+    pub(crate) fn send_encoded(&self, encode: impl FnOnce(&mut BytesMut)) {
         self.send_with(|out| {
             let start = begin_frame(out);
             encode(out);
@@ -168,7 +168,7 @@ impl ConnectionHandle {
     }
 
     /// Queues bytes as they are, with no length prefix (a four-letter word's answer).
-    pub fn send_raw(&self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&self, bytes: &[u8]) {
         self.send_with(|out| out.extend_from_slice(bytes));
     }
 
@@ -207,7 +207,7 @@ impl ConnectionHandle {
     /// For the writer task: waits until there is something to send, then swaps it with
     /// `spare` (which must be empty). Returns whether the connection is to be closed after
     /// the frames now in `spare`.
-    pub async fn take_outbound(&self, spare: &mut BytesMut) -> bool {
+    pub(crate) async fn take_outbound(&self, spare: &mut BytesMut) -> bool {
         debug_assert!(spare.is_empty());
         loop {
             {
@@ -223,12 +223,12 @@ impl ConnectionHandle {
     }
 
     /// Called by the writer once bytes taken with `take_outbound` are on the socket.
-    pub fn frame_written(&self, bytes: usize) {
+    pub(crate) fn frame_written(&self, bytes: usize) {
         self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     /// Closes after what is queued has been written.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.outbound.lock().close = true;
             self.outbound_ready.notify_one();
@@ -239,7 +239,7 @@ impl ConnectionHandle {
     }
 
     /// Resolves once the connection is closed (by [`ConnectionHandle::close`] or abort).
-    pub async fn closed(&self) {
+    pub(crate) async fn closed(&self) {
         loop {
             let notified = self.close_signal.notified();
             tokio::pin!(notified);
@@ -253,7 +253,7 @@ impl ConnectionHandle {
 
     /// Drops the connection without flushing what is queued: the reader and the writer stop
     /// as soon as they see it (see [`ConnectionHandle::aborted`]).
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         self.closed.store(true, Ordering::Release);
         if !self.aborted.swap(true, Ordering::AcqRel) {
             self.abort_signal.notify_waiters();
@@ -263,7 +263,7 @@ impl ConnectionHandle {
     }
 
     /// Resolves once [`ConnectionHandle::abort`] was called.
-    pub async fn aborted(&self) {
+    pub(crate) async fn aborted(&self) {
         loop {
             let notified = self.abort_signal.notified();
             tokio::pin!(notified);
@@ -275,19 +275,19 @@ impl ConnectionHandle {
         }
     }
 
-    pub fn send_reply(&self, xid: i32, zxid: Zxid, result: &Result<Response, ErrorCode>) {
+    pub(crate) fn send_reply(&self, xid: i32, zxid: Zxid, result: &Result<Response, ErrorCode>) {
         self.stats.last_zxid.store(zxid, Ordering::Relaxed);
         self.send_encoded(|out| encode_reply(xid, zxid, result, out));
     }
 
-    pub fn send_notification(&self, zxid: Zxid, event_type: i32, path: &str) {
+    pub(crate) fn send_notification(&self, zxid: Zxid, event_type: i32, path: &str) {
         self.send_encoded(|out| encode_notification(zxid, event_type, path, out));
     }
 
     /// Counts a write about to be proposed; waits first while the server already has
     /// `globalOutstandingLimit` writes in the log (ZooKeeper throttles the same way: it stops
     /// reading from connections).
-    pub async fn write_submitted(&self) {
+    pub(crate) async fn write_submitted(&self) {
         self.gate.acquire().await;
         let before = self.outstanding_writes.fetch_add(1, Ordering::AcqRel);
         if before & DETACHED_FROM_GATE != 0 {
@@ -298,7 +298,7 @@ impl ConnectionHandle {
 
     /// Called once the reply of one of this connection's writes is queued, or once such a
     /// write is known never to be answered (the log refused it).
-    pub fn write_answered(&self) {
+    pub(crate) fn write_answered(&self) {
         let before = self.outstanding_writes.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(
             before & !DETACHED_FROM_GATE > 0,
@@ -310,14 +310,14 @@ impl ConnectionHandle {
         self.writes_done.notify_waiters();
     }
 
-    pub fn outstanding_writes(&self) -> usize {
+    pub(crate) fn outstanding_writes(&self) -> usize {
         self.outstanding_writes.load(Ordering::Acquire) & !DETACHED_FROM_GATE
     }
 
     /// The connection is gone: its writes still in the log stop counting against the gate
     /// now (their answers, if they ever come, find no connection). Each write is released
     /// from the gate exactly once, by this or by [`ConnectionHandle::write_answered`].
-    pub fn detach_from_gate(&self) {
+    pub(crate) fn detach_from_gate(&self) {
         let before = self
             .outstanding_writes
             .fetch_or(DETACHED_FROM_GATE, Ordering::AcqRel);
@@ -327,7 +327,7 @@ impl ConnectionHandle {
     }
 
     /// Waits until every write this connection submitted has been answered (or it closed).
-    pub async fn wait_writes_answered(&self) {
+    pub(crate) async fn wait_writes_answered(&self) {
         loop {
             let notified = self.writes_done.notified();
             tokio::pin!(notified);
@@ -340,7 +340,7 @@ impl ConnectionHandle {
     }
 
     /// Waits until at most `limit` writes are outstanding (backpressure on a pipelining client).
-    pub async fn wait_outstanding_at_most(&self, limit: usize) {
+    pub(crate) async fn wait_outstanding_at_most(&self, limit: usize) {
         loop {
             let notified = self.writes_done.notified();
             tokio::pin!(notified);

@@ -7,17 +7,17 @@
 //! Architecture invariant: this module never names `connection/` (the per-connection task),
 //! `raft/` or `node.rs`; it sees the tree only as the `&DataTree` apply hands it.
 
-pub mod delivery;
-pub mod handle;
-pub mod registry;
-pub mod write_gate;
+pub(crate) mod delivery;
+pub(crate) mod handle;
+pub(crate) mod registry;
+pub(crate) mod write_gate;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use delivery::LocalEffects;
-pub use handle::ConnectionHandle;
-pub use registry::ConnectionRegistry;
-pub use write_gate::WriteGate;
+pub(crate) use delivery::LocalEffects;
+pub(crate) use handle::ConnectionHandle;
+pub(crate) use registry::ConnectionRegistry;
+pub(crate) use write_gate::WriteGate;
 
 use crate::ids::ConnectionId;
 
@@ -27,19 +27,19 @@ use crate::ids::ConnectionId;
 /// never be answered a reply meant for an old one. A million connections per millisecond of
 /// downtime would be needed to collide.
 #[derive(Debug)]
-pub struct ConnectionIds {
+pub(crate) struct ConnectionIds {
     next: AtomicU64,
 }
 
 impl ConnectionIds {
-    pub fn new(start_wall_ms: i64) -> ConnectionIds {
+    pub(crate) fn new(start_wall_ms: i64) -> ConnectionIds {
         let start = u64::try_from(start_wall_ms.max(1)).unwrap_or(1) << 20;
         ConnectionIds {
             next: AtomicU64::new(start),
         }
     }
 
-    pub fn allocate(&self) -> ConnectionId {
+    pub(crate) fn allocate(&self) -> ConnectionId {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 }

@@ -18,13 +18,13 @@ struct Tables {
 }
 
 #[derive(Default)]
-pub struct ConnectionRegistry {
+pub(crate) struct ConnectionRegistry {
     tables: RwLock<Tables>,
 }
 
 impl ConnectionRegistry {
     /// Registers a new connection unless its IP already has `max_per_ip` (0 = unlimited).
-    pub fn register(&self, handle: Arc<ConnectionHandle>, max_per_ip: u32) -> bool {
+    pub(crate) fn register(&self, handle: Arc<ConnectionHandle>, max_per_ip: u32) -> bool {
         let mut tables = self.tables.write();
         let ip = handle.peer.ip();
         let count = tables.per_ip.entry(ip).or_insert(0);
@@ -38,7 +38,7 @@ impl ConnectionRegistry {
 
     /// Forgets a connection that has ended; its writes still in the log stop counting
     /// against the server's outstanding-write limit.
-    pub fn unregister(&self, id: ConnectionId) {
+    pub(crate) fn unregister(&self, id: ConnectionId) {
         let mut tables = self.tables.write();
         let Some(handle) = tables.by_id.remove(&id) else {
             return;
@@ -57,13 +57,13 @@ impl ConnectionRegistry {
         }
     }
 
-    pub fn get(&self, id: ConnectionId) -> Option<Arc<ConnectionHandle>> {
+    pub(crate) fn get(&self, id: ConnectionId) -> Option<Arc<ConnectionHandle>> {
         self.tables.read().by_id.get(&id).cloned()
     }
 
     /// Binds a session to a connection; returns the connection that held it before, if any,
     /// which the caller closes (a session lives on one connection at a time).
-    pub fn bind_session(
+    pub(crate) fn bind_session(
         &self,
         session_id: SessionId,
         id: ConnectionId,
@@ -75,7 +75,7 @@ impl ConnectionRegistry {
             .and_then(|old| tables.by_id.get(&old).cloned())
     }
 
-    pub fn by_session(&self, session_id: SessionId) -> Option<Arc<ConnectionHandle>> {
+    pub(crate) fn by_session(&self, session_id: SessionId) -> Option<Arc<ConnectionHandle>> {
         let tables = self.tables.read();
         tables
             .by_session
@@ -84,13 +84,13 @@ impl ConnectionRegistry {
     }
 
     /// Every live connection, ordered by id.
-    pub fn all(&self) -> Vec<Arc<ConnectionHandle>> {
+    pub(crate) fn all(&self) -> Vec<Arc<ConnectionHandle>> {
         let mut all: Vec<_> = self.tables.read().by_id.values().cloned().collect();
         all.sort_by_key(|h| h.id);
         all
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.tables.read().by_id.len()
     }
 }

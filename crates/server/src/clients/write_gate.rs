@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 #[derive(Debug)]
-pub struct WriteGate {
+pub(crate) struct WriteGate {
     outstanding: AtomicUsize,
     limit: usize,
     released: Notify,
 }
 
 impl WriteGate {
-    pub fn new(limit: usize) -> WriteGate {
+    pub(crate) fn new(limit: usize) -> WriteGate {
         WriteGate {
             outstanding: AtomicUsize::new(0),
             limit: limit.max(1),
@@ -25,7 +25,7 @@ impl WriteGate {
     }
 
     /// Takes one place, waiting while all `limit` are taken.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         loop {
             let notified = self.released.notified();
             tokio::pin!(notified);
@@ -46,7 +46,7 @@ impl WriteGate {
     }
 
     /// Gives back `count` places.
-    pub fn release(&self, count: usize) {
+    pub(crate) fn release(&self, count: usize) {
         if count == 0 {
             return;
         }
@@ -56,7 +56,7 @@ impl WriteGate {
     }
 
     /// Writes of this server in the log now (`zk_outstanding_requests`).
-    pub fn outstanding(&self) -> usize {
+    pub(crate) fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Acquire)
     }
 }

@@ -23,13 +23,13 @@ use super::message::{self, ClusterReply, ClusterRequest, MessageError, StreamMes
 use crate::ids::ServerId;
 
 /// How long a read-index request may take before `sync` fails.
-pub const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The transport's link to a server, by id (`None` for a server not in the ensemble).
-pub type LinkTo = Arc<dyn Fn(ServerId) -> Option<AppLink> + Send + Sync>;
+pub(crate) type LinkTo = Arc<dyn Fn(ServerId) -> Option<AppLink> + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     #[error("server {0} is not a member of the ensemble")]
     UnknownServer(ServerId),
     #[error("link to the leader (server {leader}): {reason}")]
@@ -45,7 +45,7 @@ struct Current {
     watching: CancellationToken,
 }
 
-pub struct Forwarder {
+pub(crate) struct Forwarder {
     link_to: LinkTo,
     current: Mutex<Option<Current>>,
     /// Counts broken streams: a change means writes may have been lost.
@@ -53,7 +53,7 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(link_to: LinkTo) -> Forwarder {
+    pub(crate) fn new(link_to: LinkTo) -> Forwarder {
         Forwarder {
             link_to,
             current: Mutex::new(None),
@@ -62,12 +62,12 @@ impl Forwarder {
     }
 
     /// Changes whenever a stream that may have carried writes broke or was abandoned.
-    pub fn broken(&self) -> watch::Receiver<u64> {
+    pub(crate) fn broken(&self) -> watch::Receiver<u64> {
         self.broken.subscribe()
     }
 
     /// Queues `message` on the stream to `leader`, after everything sent before.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         leader: ServerId,
         message: &StreamMessage,
@@ -95,7 +95,7 @@ impl Forwarder {
     }
 
     /// The leader's read index, for `sync` on this server.
-    pub async fn read_index(&self, leader: ServerId) -> Result<u64, ForwardError> {
+    pub(crate) async fn read_index(&self, leader: ServerId) -> Result<u64, ForwardError> {
         let link = (self.link_to)(leader).ok_or(ForwardError::UnknownServer(leader))?;
         let body = message::encode(&ClusterRequest::ReadIndex)?;
         let reply =

@@ -13,14 +13,14 @@ use crate::raft::peer_link::ClusterApp;
 use crate::raft::{Consensus, Role, RoleState};
 use crate::sessions::Sessions;
 
-pub struct ClusterInbound {
+pub(crate) struct ClusterInbound {
     consensus: Consensus,
     role: watch::Receiver<RoleState>,
     sessions: Arc<Sessions>,
 }
 
 impl ClusterInbound {
-    pub fn new(
+    pub(crate) fn new(
         consensus: Consensus,
         role: watch::Receiver<RoleState>,
         sessions: Arc<Sessions>,

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SessionId;
 
 /// The version this build writes and reads.
-pub const CLUSTER_MESSAGE_VERSION: u8 = 1;
+pub(crate) const CLUSTER_MESSAGE_VERSION: u8 = 1;
 
 /// A message on a server's ordered stream to the leader.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum StreamMessage {
+pub(crate) enum StreamMessage {
     /// A client's write (or session create/close), to go into the log as it is.
     Forward(LogEntry),
     /// Sessions whose clients were heard from on the sending server since its last touch.
@@ -24,19 +24,19 @@ pub enum StreamMessage {
 
 /// A request that expects an answer.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub enum ClusterRequest {
+pub(crate) enum ClusterRequest {
     /// The index a linearizable read (`sync`) must wait for.
     ReadIndex,
 }
 
 /// The answer to a [`ClusterRequest`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub enum ClusterReply {
+pub(crate) enum ClusterReply {
     ReadIndex(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum MessageError {
+pub(crate) enum MessageError {
     #[error("cluster message of format version {0}, unknown to this build (it reads {CLUSTER_MESSAGE_VERSION})")]
     UnknownVersion(u8),
     #[error("empty cluster message")]
@@ -47,14 +47,14 @@ pub enum MessageError {
     Encode(String),
 }
 
-pub fn encode<T: Serialize>(message: &T) -> Result<Bytes, MessageError> {
+pub(crate) fn encode<T: Serialize>(message: &T) -> Result<Bytes, MessageError> {
     let mut out = vec![CLUSTER_MESSAGE_VERSION];
     let body = postcard::to_allocvec(message).map_err(|e| MessageError::Encode(e.to_string()))?;
     out.extend_from_slice(&body);
     Ok(Bytes::from(out))
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
     let (&version, body) = bytes.split_first().ok_or(MessageError::Empty)?;
     if version != CLUSTER_MESSAGE_VERSION {
         return Err(MessageError::UnknownVersion(version));

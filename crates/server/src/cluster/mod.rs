@@ -12,6 +12,6 @@
 //! answers its own clients when it applies their entries. A stream that breaks is never
 //! reopened silently under writes that were on it (see [`forwarder`]).
 
-pub mod forwarder;
-pub mod inbound;
-pub mod message;
+pub(crate) mod forwarder;
+pub(crate) mod inbound;
+pub(crate) mod message;

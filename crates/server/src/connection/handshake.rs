@@ -13,7 +13,7 @@ use super::{ClientServices, Closed};
 use crate::clients::ConnectionHandle;
 use crate::raft::Role;
 
-pub async fn run(
+pub(crate) async fn run(
     frame: &[u8],
     handle: &Arc<ConnectionHandle>,
     services: &ClientServices,

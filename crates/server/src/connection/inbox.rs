@@ -10,14 +10,14 @@ use super::Closed;
 /// Bytes asked of the socket at a time.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
-pub struct Inbox<R> {
+pub(crate) struct Inbox<R> {
     socket: R,
     pub(super) buffer: BytesMut,
     frame_bytes_max: usize,
 }
 
 impl<R: AsyncRead + Unpin> Inbox<R> {
-    pub fn new(socket: R, frame_bytes_max: usize) -> Inbox<R> {
+    pub(crate) fn new(socket: R, frame_bytes_max: usize) -> Inbox<R> {
         Inbox {
             socket,
             buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
@@ -25,7 +25,7 @@ impl<R: AsyncRead + Unpin> Inbox<R> {
         }
     }
 
-    pub async fn fill(&mut self) -> Result<(), Closed> {
+    pub(crate) async fn fill(&mut self) -> Result<(), Closed> {
         self.buffer.reserve(READ_CHUNK_BYTES);
         match self.socket.read_buf(&mut self.buffer).await {
             Ok(0) | Err(_) => Err(Closed::Eof),
@@ -34,7 +34,7 @@ impl<R: AsyncRead + Unpin> Inbox<R> {
     }
 
     /// Waits for at least `bytes` buffered bytes.
-    pub async fn fill_to(&mut self, bytes: usize) -> Result<(), Closed> {
+    pub(crate) async fn fill_to(&mut self, bytes: usize) -> Result<(), Closed> {
         while self.buffer.len() < bytes {
             self.fill().await?;
         }
@@ -42,12 +42,12 @@ impl<R: AsyncRead + Unpin> Inbox<R> {
     }
 
     /// The next complete frame, if one is buffered.
-    pub fn next_frame(&mut self) -> Result<Option<Bytes>, Closed> {
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Bytes>, Closed> {
         split_frame(&mut self.buffer, self.frame_bytes_max)
             .map_err(|_| Closed::Server("frame length out of range"))
     }
 
-    pub async fn read_frame(&mut self) -> Result<Bytes, Closed> {
+    pub(crate) async fn read_frame(&mut self) -> Result<Bytes, Closed> {
         loop {
             if let Some(frame) = self.next_frame()? {
                 return Ok(frame);

@@ -10,11 +10,11 @@
 //! Architecture invariant: [`ClientServices`] is declared here, for connections; it is a set
 //! of narrow handles, not a lock, and appears in no other module's signatures.
 
-pub mod handshake;
-pub mod inbox;
-pub mod pipeline;
-pub mod reads;
-pub mod writer;
+pub(crate) mod handshake;
+pub(crate) mod inbox;
+pub(crate) mod pipeline;
+pub(crate) mod reads;
+pub(crate) mod writer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -41,7 +41,7 @@ use inbox::Inbox;
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a connection task uses of the server.
-pub struct ClientServices {
+pub(crate) struct ClientServices {
     pub replica: Arc<Replica>,
     pub proposer: Arc<Proposer>,
     pub registry: Arc<ConnectionRegistry>,
@@ -73,7 +73,7 @@ impl ClientServices {
 
 /// Why the reader stopped; every variant ends the connection.
 #[derive(Debug)]
-pub enum Closed {
+pub(crate) enum Closed {
     /// The peer closed or the socket failed.
     Eof,
     /// The server decided to close (bad frame, failed handshake, session gone...).
@@ -81,7 +81,7 @@ pub enum Closed {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve<R, W>(read: R, write: W, peer: SocketAddr, services: Arc<ClientServices>)
+pub(crate) async fn serve<R, W>(read: R, write: W, peer: SocketAddr, services: Arc<ClientServices>)
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,

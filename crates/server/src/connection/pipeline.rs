@@ -25,7 +25,7 @@ use super::{ClientServices, Closed};
 use crate::auth;
 use crate::clients::ConnectionHandle;
 
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     handle: Arc<ConnectionHandle>,
     services: Arc<ClientServices>,
 }
@@ -42,11 +42,11 @@ enum Route {
 }
 
 impl Pipeline {
-    pub fn new(handle: Arc<ConnectionHandle>, services: Arc<ClientServices>) -> Pipeline {
+    pub(crate) fn new(handle: Arc<ConnectionHandle>, services: Arc<ClientServices>) -> Pipeline {
         Pipeline { handle, services }
     }
 
-    pub async fn handle_frame(&mut self, frame: Bytes) -> Result<(), Closed> {
+    pub(crate) async fn handle_frame(&mut self, frame: Bytes) -> Result<(), Closed> {
         let started = Instant::now();
         self.handle
             .stats

@@ -16,7 +16,7 @@ use crate::replica::ReadView;
 use crate::watches::StandardWatch;
 
 /// A local request's view of the server while the tree's read lock is held.
-pub struct Local<'a> {
+pub(crate) struct Local<'a> {
     pub view: &'a ReadView<'a>,
     pub tree: &'a DataTree,
     pub conn: ConnectionId,
@@ -27,7 +27,7 @@ pub struct Local<'a> {
 }
 
 impl Local<'_> {
-    pub fn run(&mut self, request: Request) -> Result<Response, ErrorCode> {
+    pub(crate) fn run(&mut self, request: Request) -> Result<Response, ErrorCode> {
         let ids = self.identities;
         match request {
             Request::Ping => Ok(Response::Empty),

@@ -17,7 +17,7 @@ use crate::clients::ConnectionHandle;
 const SPARE_BYTES_INITIAL: usize = 16 * 1024;
 const SPARE_BYTES_KEPT_MAX: usize = 1024 * 1024;
 
-pub async fn run<W: AsyncWrite + Unpin>(mut socket: W, handle: Arc<ConnectionHandle>) {
+pub(crate) async fn run<W: AsyncWrite + Unpin>(mut socket: W, handle: Arc<ConnectionHandle>) {
     let mut batch = BytesMut::with_capacity(SPARE_BYTES_INITIAL);
     loop {
         let closing = tokio::select! {

@@ -10,7 +10,7 @@ use crate::proposer::Proposer;
 use crate::sessions::Sessions;
 
 /// Returns only when the log refuses a proposal (this server no longer leads or has stopped).
-pub async fn run(proposer: &Proposer, sessions: &Sessions, tick: Duration) {
+pub(crate) async fn run(proposer: &Proposer, sessions: &Sessions, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

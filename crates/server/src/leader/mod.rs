@@ -6,8 +6,8 @@
 //! Architecture invariant: leader-only work is proposed only from here (and, in an ensemble,
 //! from the leader's side of the peer link), gated by the role.
 
-pub mod expiry;
-pub mod reaper;
+pub(crate) mod expiry;
+pub(crate) mod reaper;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use crate::replica::Replica;
 use crate::sessions::Sessions;
 
 /// What the duties need.
-pub struct LeaderDuties {
+pub(crate) struct LeaderDuties {
     pub proposer: Arc<Proposer>,
     pub sessions: Arc<Sessions>,
     pub replica: Arc<Replica>,
@@ -33,7 +33,7 @@ pub struct LeaderDuties {
 
 impl LeaderDuties {
     /// Runs the duties during every term in which this server leads, until `stopped`.
-    pub async fn run(
+    pub(crate) async fn run(
         self,
         mut role: watch::Receiver<RoleState>,
         mut stopped: watch::Receiver<bool>,

@@ -13,7 +13,7 @@ use crate::proposer::Proposer;
 use crate::replica::Replica;
 
 /// Returns only when the log refuses a proposal.
-pub async fn run(
+pub(crate) async fn run(
     proposer: &Proposer,
     replica: &Replica,
     clock: &dyn Clock,

@@ -25,7 +25,7 @@ fn node_of(endpoint: String) -> BasicNode {
 /// participant does it with the same voters (openraft's documented safe case); a server
 /// already initialised (a restart, or one that already received the membership from a
 /// leader) leaves its membership as it is. Observers never initialise: a leader adds them.
-pub async fn initialize_once(raft: &Raft, ensemble: &EnsembleConfig) -> Result<(), String> {
+pub(crate) async fn initialize_once(raft: &Raft, ensemble: &EnsembleConfig) -> Result<(), String> {
     if ensemble.me().observer {
         return Ok(());
     }
@@ -51,7 +51,7 @@ pub async fn initialize_once(raft: &Raft, ensemble: &EnsembleConfig) -> Result<(
 }
 
 /// While this server leads, makes every observer of the configuration a learner.
-pub async fn keep_observers_as_learners(
+pub(crate) async fn keep_observers_as_learners(
     raft: Raft,
     observers: Vec<(ServerId, String)>,
     mut role: watch::Receiver<RoleState>,

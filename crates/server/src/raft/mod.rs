@@ -14,13 +14,13 @@
 //! never names `clients/` or `connection/` (the state machine applies through
 //! `replica::Effects`).
 
-pub mod membership;
-pub mod network;
-pub mod peer_link;
-pub mod raft_config;
-pub mod role;
-pub mod snapshot;
-pub mod state_machine;
+pub(crate) mod membership;
+pub(crate) mod network;
+pub(crate) mod peer_link;
+pub(crate) mod raft_config;
+pub(crate) mod role;
+pub(crate) mod snapshot;
+pub(crate) mod state_machine;
 
 use std::time::Duration;
 
@@ -30,31 +30,31 @@ use openraft::async_runtime::watch::WatchReceiver;
 pub use role::{Role, RoleState};
 
 /// The raft node of this server.
-pub type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
+pub(crate) type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
 
 /// How often [`Consensus::fatal_error`] looks at the raft node's state.
 const FATAL_ERROR_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why the log did not take an entry.
 #[derive(Debug, thiserror::Error)]
-pub enum ProposeError {
+pub(crate) enum ProposeError {
     #[error("the raft node has stopped: {0}")]
     Stopped(String),
 }
 
 /// What the rest of the server may do with the raft node.
 #[derive(Clone)]
-pub struct Consensus {
+pub(crate) struct Consensus {
     raft: Raft,
 }
 
 impl Consensus {
-    pub fn new(raft: Raft) -> Consensus {
+    pub(crate) fn new(raft: Raft) -> Consensus {
         Consensus { raft }
     }
 
     /// Appends an entry to the log; the state machine answers its client when it applies.
-    pub async fn propose(&self, entry: LogEntry) -> Result<(), ProposeError> {
+    pub(crate) async fn propose(&self, entry: LogEntry) -> Result<(), ProposeError> {
         self.raft
             .client_write_ff(entry, None)
             .await
@@ -63,7 +63,7 @@ impl Consensus {
 
     /// The index a linearizable read must wait for (openraft's read index: a fresh quorum
     /// round confirms this server still leads). Only the leader can answer.
-    pub async fn read_index(&self) -> Result<u64, ProposeError> {
+    pub(crate) async fn read_index(&self) -> Result<u64, ProposeError> {
         let linearizer = self
             .raft
             .get_read_linearizer(openraft::ReadPolicy::ReadIndex)
@@ -73,7 +73,11 @@ impl Consensus {
     }
 
     /// Waits until this server has applied the entry at `index`, at most `timeout`.
-    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ProposeError> {
+    pub(crate) async fn wait_applied(
+        &self,
+        index: u64,
+        timeout: Duration,
+    ) -> Result<(), ProposeError> {
         self.raft
             .wait(Some(timeout))
             .applied_index_at_least(Some(index), "read barrier")
@@ -83,7 +87,7 @@ impl Consensus {
     }
 
     /// Asks for a snapshot now (the `snap` four-letter word).
-    pub async fn trigger_snapshot(&self) -> Result<(), ProposeError> {
+    pub(crate) async fn trigger_snapshot(&self) -> Result<(), ProposeError> {
         self.raft
             .trigger()
             .snapshot()
@@ -97,7 +101,7 @@ impl Consensus {
     /// Polled rather than awaited on the metrics channel: openraft publishes metrics after
     /// every applied batch, and waking a task thousands of times a second under load cost a
     /// few percent of the server's CPU for a state that changes once in a process's life.
-    pub async fn fatal_error(&self) -> String {
+    pub(crate) async fn fatal_error(&self) -> String {
         let metrics = self.raft.metrics();
         let mut poll = tokio::time::interval(FATAL_ERROR_POLL_INTERVAL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -109,7 +113,7 @@ impl Consensus {
         }
     }
 
-    pub async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         if let Err(err) = self.raft.shutdown().await {
             tracing::warn!(%err, "raft shutdown");
         }

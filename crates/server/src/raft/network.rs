@@ -14,9 +14,9 @@ use corral_entry::{NodeId, TypeConfig};
 
 type C = TypeConfig;
 
-pub struct NoPeers;
+pub(crate) struct NoPeers;
 
-pub struct NoPeer {
+pub(crate) struct NoPeer {
     target: NodeId,
 }
 

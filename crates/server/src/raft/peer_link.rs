@@ -30,7 +30,7 @@ use crate::ids::ServerId;
 type C = TypeConfig;
 
 /// The server's own peer messages, as the inbound side of the transport delivers them.
-pub trait ClusterApp: Send + Sync + 'static {
+pub(crate) trait ClusterApp: Send + Sync + 'static {
     /// A request from server `from` that expects an answer.
     fn request(
         &self,
@@ -46,13 +46,13 @@ pub trait ClusterApp: Send + Sync + 'static {
 }
 
 /// The transport's inbound handler: raft RPCs to the raft node, the rest to `app`.
-pub struct RaftInbound<A> {
+pub(crate) struct RaftInbound<A> {
     raft: Raft,
     app: Arc<A>,
 }
 
 impl<A> RaftInbound<A> {
-    pub fn new(raft: Raft, app: Arc<A>) -> RaftInbound<A> {
+    pub(crate) fn new(raft: Raft, app: Arc<A>) -> RaftInbound<A> {
         RaftInbound { raft, app }
     }
 }
@@ -109,12 +109,12 @@ impl<A: ClusterApp> InboundHandler<C> for RaftInbound<A> {
 }
 
 /// Snapshot files as the transport moves them.
-pub struct SnapshotFiles {
+pub(crate) struct SnapshotFiles {
     store: Arc<SnapshotStore>,
 }
 
 impl SnapshotFiles {
-    pub fn new(store: Arc<SnapshotStore>) -> SnapshotFiles {
+    pub(crate) fn new(store: Arc<SnapshotStore>) -> SnapshotFiles {
         SnapshotFiles { store }
     }
 }

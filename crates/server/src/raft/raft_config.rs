@@ -6,7 +6,7 @@ use openraft::SnapshotPolicy;
 /// Raft's timers. A standalone server (a one-voter cluster) never waits for a peer, so these
 /// only bound how soon it leads after a start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RaftTimeouts {
+pub(crate) struct RaftTimeouts {
     pub heartbeat_interval_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
@@ -21,7 +21,7 @@ pub struct RaftTimeouts {
 impl RaftTimeouts {
     /// An ensemble's timers, from zoo.cfg's tickTime/initLimit/syncLimit (mapped in
     /// `config::ensemble`).
-    pub fn ensemble(t: &crate::config::RaftTimeoutsMs) -> RaftTimeouts {
+    pub(crate) fn ensemble(t: &crate::config::RaftTimeoutsMs) -> RaftTimeouts {
         RaftTimeouts {
             heartbeat_interval_ms: t.heartbeat_interval_ms,
             election_timeout_min_ms: t.election_timeout_min_ms,
@@ -38,7 +38,7 @@ impl RaftTimeouts {
 const QUORUM_LOSS_PROBE_PER_ELECTION_TIMEOUT_MAX: u64 = 2;
 
 /// A one-voter cluster's timers.
-pub const STANDALONE_TIMEOUTS: RaftTimeouts = RaftTimeouts {
+pub(crate) const STANDALONE_TIMEOUTS: RaftTimeouts = RaftTimeouts {
     heartbeat_interval_ms: 250,
     election_timeout_min_ms: 1000,
     election_timeout_max_ms: 2000,
@@ -59,7 +59,7 @@ pub struct RaftConfigError(String);
 /// interval between snapshots; `log_kept_entries` how much log stays behind the newest
 /// snapshot (back to the previous one, so that if the newest snapshot file is ever damaged
 /// the server can start from the previous one plus the log).
-pub fn build(
+pub(crate) fn build(
     timeouts: RaftTimeouts,
     snapshot_interval_entries: u64,
     log_kept_entries: u64,
@@ -85,7 +85,7 @@ pub fn build(
 /// Entries between snapshots: like ZooKeeper, a random count in [snapCount/2 + 1, snapCount]
 /// (drawn once per start, from `random`) so the servers of an ensemble do not all snapshot at
 /// once.
-pub fn snapshot_interval(snap_count: u64, random: u64) -> u64 {
+pub(crate) fn snapshot_interval(snap_count: u64, random: u64) -> u64 {
     let half = (snap_count / 2).max(1);
     let span = snap_count.max(half + 1) - half;
     half + 1 + random % span

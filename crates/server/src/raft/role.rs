@@ -50,7 +50,7 @@ fn role_of(state: ServerState, leader: Option<ServerId>, me: ServerId) -> Role {
 }
 
 /// The role openraft reports now.
-pub fn current_role(raft: &Raft, me: ServerId) -> RoleState {
+pub(crate) fn current_role(raft: &Raft, me: ServerId) -> RoleState {
     // Clone out at once: a held borrow blocks openraft's metrics flush.
     let metrics = raft.server_metrics();
     let m = metrics.borrow_watched();
@@ -62,7 +62,7 @@ pub fn current_role(raft: &Raft, me: ServerId) -> RoleState {
 }
 
 /// Publishes the role into `publish` until openraft stops or `stopped` changes.
-pub async fn follow_role(
+pub(crate) async fn follow_role(
     raft: Raft,
     me: ServerId,
     publish: watch::Sender<RoleState>,

@@ -28,11 +28,11 @@ const SNAPSHOT_CHUNK_NODES: usize = 2_048;
 /// Where a snapshot's bytes are: its file. openraft moves this between the state machine and
 /// (in an ensemble) the peer transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotFile {
+pub(crate) struct SnapshotFile {
     pub path: PathBuf,
 }
 
-pub struct SnapshotBuilder {
+pub(crate) struct SnapshotBuilder {
     pub(super) replica: Arc<Replica>,
     pub(super) store: Arc<SnapshotStore>,
     pub(super) meta: SnapshotMeta,

@@ -29,9 +29,9 @@ type C = TypeConfig;
 const APPLY_BATCH_ENTRIES_MAX: usize = 256;
 
 /// Snapshot bytes as openraft moves them: the snapshot file.
-pub type SnapshotData = SnapshotFile;
+pub(crate) type SnapshotData = SnapshotFile;
 
-pub struct StateMachine {
+pub(crate) struct StateMachine {
     replica: Arc<Replica>,
     effects: Arc<dyn Effects>,
     /// The ACL schemes a restored tree knows (this server's configuration).
@@ -50,7 +50,7 @@ impl StateMachine {
     /// Opens the state machine: the tree from the newest valid snapshot in `store` (a newer one
     /// that fails its checksum is reported and passed over; the caller checks that the log
     /// still covers what follows the one used), or an empty tree.
-    pub fn open(
+    pub(crate) fn open(
         replica: Arc<Replica>,
         effects: Arc<dyn Effects>,
         providers: AuthProviders,
@@ -78,7 +78,7 @@ impl StateMachine {
     }
 
     /// Index of the snapshot the tree was restored from (0 without one).
-    pub fn restored_index(&self) -> u64 {
+    pub(crate) fn restored_index(&self) -> u64 {
         self.last_applied.map_or(0, |id| id.index)
     }
 

@@ -20,7 +20,7 @@ impl Replica {
     /// its local effects (see the module docs); an entry without a txn (`None`: raft's blank
     /// and membership entries) only advances the applied zxid. Indexes must increase strictly:
     /// zxid = log index, and a replica never applies an index twice.
-    pub fn apply_batch<'a>(
+    pub(crate) fn apply_batch<'a>(
         &self,
         entries: impl IntoIterator<Item = (u64, Option<&'a LogEntry>)>,
         effects: &dyn Effects,

@@ -14,7 +14,7 @@ use crate::ids::{ConnectionId, SessionId, Zxid};
 
 /// The answer to the client of one applied entry (on the server the entry came from).
 #[derive(Debug)]
-pub enum Answer<'a> {
+pub(crate) enum Answer<'a> {
     /// createSession succeeded: send the ConnectResponse.
     Connected {
         session_id: SessionId,
@@ -35,7 +35,7 @@ pub enum Answer<'a> {
 
 /// One watch event to deliver.
 #[derive(Debug)]
-pub struct WatchEvent<'a> {
+pub(crate) struct WatchEvent<'a> {
     pub connection: ConnectionId,
     pub zxid: Zxid,
     pub event_type: i32,
@@ -44,7 +44,7 @@ pub struct WatchEvent<'a> {
     pub acl: &'a [Acl],
 }
 
-pub trait Effects: Send + Sync {
+pub(crate) trait Effects: Send + Sync {
     /// Delivers a watch event if the connection still exists and may read the node; returns
     /// whether it was delivered.
     fn watch_event(&self, tree: &DataTree, event: &WatchEvent<'_>) -> bool;

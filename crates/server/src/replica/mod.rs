@@ -11,20 +11,20 @@
 //!
 //! Architecture invariant: `replica/` never names `clients/`, `connection/` or `raft/`.
 
-pub mod apply;
-pub mod effects;
+pub(crate) mod apply;
+pub(crate) mod effects;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use corral_tree::{DataTree, SnapshotToken, WatchEvent as TreeWatchEvent};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
-pub use effects::{Answer, Effects, WatchEvent};
+pub(crate) use effects::{Answer, Effects, WatchEvent};
 
 use crate::ids::{ConnectionId, ServerId, Zxid};
 use crate::watches::{Delivery, StandardWatch, WatchRegistry};
 
-pub struct Replica {
+pub(crate) struct Replica {
     server_id: ServerId,
     tree: RwLock<DataTree>,
     watches: Mutex<WatchRegistry>,
@@ -33,35 +33,35 @@ pub struct Replica {
 }
 
 /// A read's view of the replica: the tree under its read lock, and watch registration.
-pub struct ReadView<'a> {
+pub(crate) struct ReadView<'a> {
     tree: &'a DataTree,
     watches: &'a Mutex<WatchRegistry>,
 }
 
 impl<'a> ReadView<'a> {
-    pub fn tree(&self) -> &'a DataTree {
+    pub(crate) fn tree(&self) -> &'a DataTree {
         self.tree
     }
 
-    pub fn add_standard(&self, conn: ConnectionId, path: &str, kind: StandardWatch) {
+    pub(crate) fn add_standard(&self, conn: ConnectionId, path: &str, kind: StandardWatch) {
         self.watches.lock().add_standard(conn, path, kind);
     }
 
-    pub fn add_persistent(&self, conn: ConnectionId, path: &str, recursive: bool) {
+    pub(crate) fn add_persistent(&self, conn: ConnectionId, path: &str, recursive: bool) {
         self.watches.lock().add_persistent(conn, path, recursive);
     }
 
-    pub fn has_watch(&self, conn: ConnectionId, path: &str, watcher_type: i32) -> bool {
+    pub(crate) fn has_watch(&self, conn: ConnectionId, path: &str, watcher_type: i32) -> bool {
         self.watches.lock().contains(conn, path, watcher_type)
     }
 
-    pub fn remove_watch(&self, conn: ConnectionId, path: &str, watcher_type: i32) -> bool {
+    pub(crate) fn remove_watch(&self, conn: ConnectionId, path: &str, watcher_type: i32) -> bool {
         self.watches.lock().remove(conn, path, watcher_type)
     }
 }
 
 impl Replica {
-    pub fn new(server_id: ServerId, tree: DataTree) -> Replica {
+    pub(crate) fn new(server_id: ServerId, tree: DataTree) -> Replica {
         Replica {
             server_id,
             tree: RwLock::new(tree),
@@ -70,7 +70,7 @@ impl Replica {
         }
     }
 
-    pub fn applied(&self) -> Zxid {
+    pub(crate) fn applied(&self) -> Zxid {
         self.applied.load(Ordering::Acquire)
     }
 
@@ -81,7 +81,7 @@ impl Replica {
 
     /// Runs a read: `f` sees the tree under its read lock and may register watches. A reply
     /// queued inside `f` is queued before any event a later apply fires (invariant 4).
-    pub fn read<R>(&self, f: impl FnOnce(&ReadView<'_>) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&ReadView<'_>) -> R) -> R {
         let tree = self.tree.read();
         let view = ReadView {
             tree: &tree,
@@ -91,28 +91,28 @@ impl Replica {
     }
 
     /// The tree for status reports and the reaper's scan (no watch can be set through it).
-    pub fn tree(&self) -> RwLockReadGuard<'_, DataTree> {
+    pub(crate) fn tree(&self) -> RwLockReadGuard<'_, DataTree> {
         self.tree.read()
     }
 
     /// Runs `f` on the watch registry (status reports, a closed connection's cleanup).
-    pub fn with_watches<R>(&self, f: impl FnOnce(&mut WatchRegistry) -> R) -> R {
+    pub(crate) fn with_watches<R>(&self, f: impl FnOnce(&mut WatchRegistry) -> R) -> R {
         f(&mut self.watches.lock())
     }
 
     /// Replaces the tree with one restored from a snapshot at `index`.
-    pub fn restore(&self, tree: DataTree, index: u64) {
+    pub(crate) fn restore(&self, tree: DataTree, index: u64) {
         *self.tree.write() = tree;
         self.applied.store(index_zxid(index), Ordering::Release);
     }
 
     /// Starts a copy-on-write snapshot of the tree as it is now.
-    pub fn begin_snapshot(&self) -> SnapshotToken {
+    pub(crate) fn begin_snapshot(&self) -> SnapshotToken {
         self.tree.write().begin_snapshot()
     }
 
     /// Appends up to `nodes` nodes of the snapshot to `out` under the read lock; true when done.
-    pub fn write_snapshot_chunk(
+    pub(crate) fn write_snapshot_chunk(
         &self,
         token: &mut SnapshotToken,
         out: &mut Vec<u8>,
@@ -121,7 +121,7 @@ impl Replica {
         self.tree.read().write_snapshot_chunk(token, out, nodes)
     }
 
-    pub fn end_snapshot(&self, token: SnapshotToken) {
+    pub(crate) fn end_snapshot(&self, token: SnapshotToken) {
         self.tree.write().end_snapshot(token);
     }
 

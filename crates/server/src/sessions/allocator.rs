@@ -9,12 +9,12 @@ use corral_proto::consts::CONTAINER_EPHEMERAL_OWNER;
 use crate::ids::{ServerId, SessionId};
 
 #[derive(Debug)]
-pub struct SessionIdAllocator {
+pub(crate) struct SessionIdAllocator {
     next: AtomicI64,
 }
 
 impl SessionIdAllocator {
-    pub fn new(server_id: ServerId, start_ms: u64) -> SessionIdAllocator {
+    pub(crate) fn new(server_id: ServerId, start_ms: u64) -> SessionIdAllocator {
         let time_bits = ((start_ms << 24) >> 8) as i64;
         let first = time_bits | ((server_id as i64) << 56);
         SessionIdAllocator {
@@ -22,7 +22,7 @@ impl SessionIdAllocator {
         }
     }
 
-    pub fn allocate(&self) -> SessionId {
+    pub(crate) fn allocate(&self) -> SessionId {
         loop {
             let id = self.next.fetch_add(1, Ordering::AcqRel);
             if id != CONTAINER_EPHEMERAL_OWNER && id != 0 {

@@ -3,22 +3,22 @@
 //! heard from ([`table`], pure), reading the time from the server's [`Clock`], and allocates
 //! new session ids ([`allocator`]).
 
-pub mod allocator;
-pub mod table;
+pub(crate) mod allocator;
+pub(crate) mod table;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use allocator::SessionIdAllocator;
-pub use table::SessionTable;
+pub(crate) use allocator::SessionIdAllocator;
+pub(crate) use table::SessionTable;
 
 use crate::clock::Clock;
 use crate::ids::SessionId;
 
 /// The session table of a running server, on its clock.
-pub struct Sessions {
+pub(crate) struct Sessions {
     table: Mutex<SessionTable>,
     clock: Arc<dyn Clock>,
     /// Sessions touched here since the last [`Sessions::take_touched`]: what a follower tells
@@ -27,7 +27,7 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(tick_ms: u64, clock: Arc<dyn Clock>) -> Sessions {
+    pub(crate) fn new(tick_ms: u64, clock: Arc<dyn Clock>) -> Sessions {
         Sessions {
             table: Mutex::new(SessionTable::new(tick_ms)),
             clock,
@@ -35,13 +35,13 @@ impl Sessions {
         }
     }
 
-    pub fn add(&self, session_id: SessionId, timeout_ms: i32) {
+    pub(crate) fn add(&self, session_id: SessionId, timeout_ms: i32) {
         let now = self.clock.monotonic_ms();
         self.table.lock().add(session_id, timeout_ms, now);
     }
 
     /// Records activity; false when the session is unknown or already being closed.
-    pub fn touch(&self, session_id: SessionId) -> bool {
+    pub(crate) fn touch(&self, session_id: SessionId) -> bool {
         let now = self.clock.monotonic_ms();
         let known = self.table.lock().touch(session_id, now);
         if known {
@@ -51,7 +51,7 @@ impl Sessions {
     }
 
     /// Renews sessions another server heard from (the leader's side of a follower's touch).
-    pub fn touch_all(&self, sessions: &[SessionId]) {
+    pub(crate) fn touch_all(&self, sessions: &[SessionId]) {
         let now = self.clock.monotonic_ms();
         let mut table = self.table.lock();
         for &session_id in sessions {
@@ -60,20 +60,20 @@ impl Sessions {
     }
 
     /// The sessions touched here since the last call.
-    pub fn take_touched(&self) -> Vec<SessionId> {
+    pub(crate) fn take_touched(&self) -> Vec<SessionId> {
         self.touched.lock().drain().collect()
     }
 
-    pub fn set_timeout(&self, session_id: SessionId, timeout_ms: i32) {
+    pub(crate) fn set_timeout(&self, session_id: SessionId, timeout_ms: i32) {
         self.table.lock().set_timeout(session_id, timeout_ms);
     }
 
-    pub fn remove(&self, session_id: SessionId) {
+    pub(crate) fn remove(&self, session_id: SessionId) {
         self.table.lock().remove(session_id);
     }
 
     /// Tracks every listed session (those the log knows) and gives each a fresh timeout.
-    pub fn restart_all(&self, known: impl IntoIterator<Item = (SessionId, i32)>) {
+    pub(crate) fn restart_all(&self, known: impl IntoIterator<Item = (SessionId, i32)>) {
         let now = self.clock.monotonic_ms();
         let mut table = self.table.lock();
         for (session_id, timeout_ms) in known {
@@ -84,16 +84,16 @@ impl Sessions {
         table.restart_all(now);
     }
 
-    pub fn take_expired(&self) -> Vec<SessionId> {
+    pub(crate) fn take_expired(&self) -> Vec<SessionId> {
         let now = self.clock.monotonic_ms();
         self.table.lock().take_expired(now)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.table.lock().len()
     }
 
-    pub fn by_deadline(&self) -> Vec<(u64, Vec<SessionId>)> {
+    pub(crate) fn by_deadline(&self) -> Vec<(u64, Vec<SessionId>)> {
         self.table.lock().by_deadline()
     }
 }

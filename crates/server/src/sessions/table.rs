@@ -17,13 +17,13 @@ struct Tracked {
 }
 
 #[derive(Debug)]
-pub struct SessionTable {
+pub(crate) struct SessionTable {
     tick_ms: u64,
     sessions: HashMap<SessionId, Tracked>,
 }
 
 impl SessionTable {
-    pub fn new(tick_ms: u64) -> SessionTable {
+    pub(crate) fn new(tick_ms: u64) -> SessionTable {
         SessionTable {
             tick_ms: tick_ms.max(1),
             sessions: HashMap::new(),
@@ -37,7 +37,7 @@ impl SessionTable {
 
     /// Starts tracking a session (new, or known from the log after a restart or a leader
     /// change: then its timer starts afresh).
-    pub fn add(&mut self, session_id: SessionId, timeout_ms: i32, now_ms: u64) {
+    pub(crate) fn add(&mut self, session_id: SessionId, timeout_ms: i32, now_ms: u64) {
         let timeout_ms = u64::try_from(timeout_ms).unwrap_or(0);
         let expires_at_ms = self.deadline(now_ms, timeout_ms);
         self.sessions.insert(
@@ -51,7 +51,7 @@ impl SessionTable {
     }
 
     /// Records activity; false when the session is unknown or already being closed.
-    pub fn touch(&mut self, session_id: SessionId, now_ms: u64) -> bool {
+    pub(crate) fn touch(&mut self, session_id: SessionId, now_ms: u64) -> bool {
         let Some(timeout_ms) = self
             .sessions
             .get(&session_id)
@@ -68,19 +68,19 @@ impl SessionTable {
     }
 
     /// Changes the timeout of a re-attached session (the new connection negotiated it).
-    pub fn set_timeout(&mut self, session_id: SessionId, timeout_ms: i32) {
+    pub(crate) fn set_timeout(&mut self, session_id: SessionId, timeout_ms: i32) {
         if let Some(tracked) = self.sessions.get_mut(&session_id) {
             tracked.timeout_ms = u64::try_from(timeout_ms).unwrap_or(0);
         }
     }
 
-    pub fn remove(&mut self, session_id: SessionId) {
+    pub(crate) fn remove(&mut self, session_id: SessionId) {
         self.sessions.remove(&session_id);
     }
 
     /// Gives every session a full timeout from `now_ms` and forgets pending closes: what a new
     /// leader does, so that time spent without a leader is not charged to clients.
-    pub fn restart_all(&mut self, now_ms: u64) {
+    pub(crate) fn restart_all(&mut self, now_ms: u64) {
         let tick_ms = self.tick_ms;
         for tracked in self.sessions.values_mut() {
             let raw = now_ms.saturating_add(tracked.timeout_ms);
@@ -90,7 +90,7 @@ impl SessionTable {
     }
 
     /// Sessions past their deadline, now marked closing (each is returned once), in id order.
-    pub fn take_expired(&mut self, now_ms: u64) -> Vec<SessionId> {
+    pub(crate) fn take_expired(&mut self, now_ms: u64) -> Vec<SessionId> {
         let mut expired: Vec<SessionId> = Vec::new();
         for (id, tracked) in &mut self.sessions {
             if !tracked.closing && tracked.expires_at_ms <= now_ms {
@@ -102,16 +102,16 @@ impl SessionTable {
         expired
     }
 
-    pub fn contains(&self, session_id: SessionId) -> bool {
+    pub(crate) fn contains(&self, session_id: SessionId) -> bool {
         self.sessions.contains_key(&session_id)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.sessions.len()
     }
 
     /// Sessions grouped by deadline (for the `dump` 4lw), ordered.
-    pub fn by_deadline(&self) -> Vec<(u64, Vec<SessionId>)> {
+    pub(crate) fn by_deadline(&self) -> Vec<(u64, Vec<SessionId>)> {
         let mut groups: BTreeMap<u64, Vec<SessionId>> = BTreeMap::new();
         for (id, tracked) in &self.sessions {
             groups.entry(tracked.expires_at_ms).or_default().push(*id);

@@ -117,6 +117,10 @@ pub fn raft_timeouts(tick_time_ms: u32, init_limit: u32, sync_limit: u32) -> Raf
 
 /// `corral.raft.heartbeatMs`: overrides the heartbeat of [`raft_timeouts`].
 pub const RAFT_HEARTBEAT_KEY: &str = "corral.raft.heartbeatMs";
+/// Corral's own key: the ensemble id the peer handshake checks, when the servers' member
+/// lists cannot agree byte for byte (each server reaching the others through its own
+/// addresses, e.g. through proxies in tests); by default it is derived from the member list.
+pub const ENSEMBLE_ID_KEY: &str = "corral.ensembleId";
 /// `corral.raft.electionTimeoutMs`: overrides the minimal election timeout of
 /// [`raft_timeouts`] (the maximum is twice it).
 pub const RAFT_ELECTION_TIMEOUT_KEY: &str = "corral.raft.electionTimeoutMs";
@@ -465,6 +469,8 @@ pub(crate) struct EnsembleKeys {
     quorum_listen_on_all_ips: bool,
     dynamic_config_file: Option<PathBuf>,
     config_version: u64,
+    /// `corral.ensembleId`: set by the operator instead of derived from the member list.
+    ensemble_id: Option<String>,
 }
 
 impl Default for EnsembleKeys {
@@ -479,6 +485,7 @@ impl Default for EnsembleKeys {
             quorum_listen_on_all_ips: QUORUM_LISTEN_ON_ALL_IPS_DEFAULT,
             dynamic_config_file: None,
             config_version: CONFIG_VERSION_DEFAULT,
+            ensemble_id: None,
         }
     }
 }
@@ -512,6 +519,12 @@ impl EnsembleKeys {
                 }
             }
             "dynamicConfigFile" => self.dynamic_config_file = Some(PathBuf::from(value)),
+            ENSEMBLE_ID_KEY => {
+                if value.trim().is_empty() {
+                    return Err(ConfigError::invalid(key, value, "must not be empty"));
+                }
+                self.ensemble_id = Some(value.trim().to_owned())
+            }
             _ if key.starts_with("server.") => {
                 self.servers.push((key.to_owned(), value.to_owned()))
             }
@@ -704,7 +717,10 @@ pub(crate) fn resolve(keys: &EnsembleKeys, cx: &Context<'_>) -> Result<Resolved,
 
     let timeouts = raft_timeouts(cx.tick_time_ms, keys.init_limit, keys.sync_limit)
         .with_overrides(cx.raft_heartbeat_ms, cx.raft_election_timeout_ms)?;
-    let ensemble_id = ensemble_id(&members);
+    let ensemble_id = keys
+        .ensemble_id
+        .clone()
+        .unwrap_or_else(|| ensemble_id(&members));
     Ok(Resolved {
         ensemble: Some(EnsembleConfig {
             my_id,
@@ -1357,6 +1373,17 @@ mod tests {
         assert!(refusal(&cfg, Some("1")).contains("must not hold a version key"));
         std::fs::write(&dynamic, "server.1=127.0.0.1:2888:3888\ntickTime=1\n").unwrap();
         assert!(refusal(&cfg, Some("1")).contains("unrecognised parameter tickTime"));
+    }
+
+    #[test]
+    fn an_operator_set_ensemble_id_wins() {
+        let text = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ncorral.ensembleId=prod-east\n\
+                    server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\n\
+                    server.3=127.0.0.3:2888:3888\n";
+        let config = load(text, Some("1\n")).unwrap();
+        assert_eq!(config.ensemble.unwrap().ensemble_id, "prod-east");
+        let empty = text.replace("prod-east", " ");
+        assert!(load(&empty, Some("1\n")).is_err());
     }
 
     #[test]

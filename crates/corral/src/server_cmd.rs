@@ -18,8 +18,10 @@ pub struct ServerArgs {
     /// A Java system property ZooKeeper reads, e.g. `-D zookeeper.extendedTypesEnabled=true`.
     #[arg(short = 'D', value_name = "NAME=VALUE")]
     define: Vec<String>,
-    /// Log filter (tracing's RUST_LOG syntax); RUST_LOG wins when set.
-    #[arg(long, default_value = "info")]
+    /// Log filter (tracing's RUST_LOG syntax); RUST_LOG wins when set. By default Corral's own
+    /// events at info (role changes, peer connections, start-up and shutdown) and openraft's
+    /// internals only when they are errors (`openraft=debug` shows elections and replication).
+    #[arg(long, default_value = "info,openraft=error")]
     log: String,
 }
 

@@ -20,6 +20,15 @@ const KNOWN: [&str; 19] = [
     "dirs", "mntr", "isro", "hash", "gtmk", "stmk", "snap",
 ];
 
+/// ZooKeeper's answer to most words while the server is not serving (no leader is known).
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// The words ZooKeeper answers with [`NOT_SERVING`] while it is not serving.
+const NEEDS_SERVING: [&str; 14] = [
+    "stat", "srvr", "cons", "crst", "srst", "conf", "dump", "wchs", "wchc", "wchp", "dirs", "mntr",
+    "hash", "snap",
+];
+
 /// The command the first four bytes name, if any.
 pub(crate) fn recognise(prefix: &[u8]) -> Option<&'static str> {
     KNOWN.iter().copied().find(|w| w.as_bytes() == prefix)
@@ -37,6 +46,9 @@ pub(crate) async fn answer(
 ) -> String {
     if !allowed.allowed(word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
+    }
+    if NEEDS_SERVING.contains(&word) && !status.server_summary().serving {
+        return NOT_SERVING.to_owned();
     }
     match word {
         "ruok" => "imok".to_owned(),
@@ -154,7 +166,7 @@ fn conf(c: &ConfFacts) -> String {
         c.min_session_timeout_ms,
         c.max_session_timeout_ms,
         c.server_id,
-    )
+    ) + c.quorum_conf.as_deref().unwrap_or("")
 }
 
 fn envi() -> String {
@@ -224,6 +236,19 @@ fn mntr(status: &StatusSource) -> String {
         ),
         ("last_zxid", s.zxid.to_string()),
     ];
+    let mut rows = rows;
+    if let Some(q) = status.quorum_summary() {
+        rows.push(("peer_state", q.peer_state.to_owned()));
+        rows.push(("quorum_size", q.quorum_size.to_string()));
+        if let Some(l) = q.leader {
+            rows.push(("learners", l.learners.to_string()));
+            rows.push(("synced_followers", l.synced_followers.to_string()));
+            rows.push(("synced_non_voting_followers", "0".to_owned()));
+            rows.push(("synced_observers", l.synced_observers.to_string()));
+            rows.push(("pending_syncs", "0".to_owned()));
+            rows.push(("leader_uptime", l.leader_uptime_ms.to_string()));
+        }
+    }
     let mut out = String::new();
     for (key, value) in rows {
         let _ = writeln!(out, "zk_{key}\t{value}");

@@ -43,7 +43,7 @@ use crate::leader::LeaderDuties;
 use crate::metrics::Counters;
 use crate::proposer::{Proposer, Route};
 use crate::raft::membership;
-use crate::raft::network::NoPeers;
+use crate::raft::network::{ConfiguredPeers, NoPeers};
 use crate::raft::peer_link::{RaftInbound, SnapshotFiles};
 use crate::raft::raft_config::{self, RaftConfigError, RaftTimeouts, STANDALONE_TIMEOUTS};
 use crate::raft::role::{current_role, follow_role, Role, RoleState};
@@ -230,6 +230,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
                 settings: raft_settings,
                 snapshots,
                 sessions: sessions.clone(),
+                clock: clock.clone(),
                 role: role.clone(),
                 tasks: &tasks,
                 stopped: &stopped,
@@ -260,6 +261,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         route,
     ));
     let gate = Arc::new(WriteGate::new(config.global_outstanding_limit));
+    let leading_since_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let status = Arc::new(StatusSource {
         replica: replica.clone(),
         registry: registry.clone(),
@@ -271,6 +273,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         clock: clock.clone(),
         started_ms: clock.monotonic_ms(),
         conf: conf_facts(&config, local_addr),
+        leading_since_ms: leading_since_ms.clone(),
     });
     let services = Arc::new(ClientServices {
         replica: replica.clone(),
@@ -298,6 +301,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         clock,
         tick: Duration::from_millis(tick_ms),
         reaper: config.reaper_schedule(),
+        leading_since_ms,
     };
 
     if let Some(forwarder) = forwarder {
@@ -315,7 +319,16 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
             stopped.clone(),
         ));
     }
-    tasks.spawn(follow_role(raft, server_id, role_tx, stopped.clone()));
+    let lease = config.ensemble.as_ref().map(|e| {
+        Duration::from_millis(e.timeouts.election_timeout_max_ms + e.timeouts.heartbeat_interval_ms)
+    });
+    tasks.spawn(follow_role(
+        raft,
+        server_id,
+        lease,
+        role_tx,
+        stopped.clone(),
+    ));
     tasks.spawn(duties.run(role.clone(), stopped.clone()));
     tasks.spawn(crate::memory::trim_when_idle(
         move || replica.applied(),
@@ -444,6 +457,12 @@ fn conf_facts(config: &ServerConfig, local_addr: Option<SocketAddr>) -> ConfFact
         max_session_timeout_ms: config.max_session_timeout_ms,
         server_id: config.server_id,
         standalone: config.ensemble.is_none(),
+        quorum_conf: config.ensemble.as_ref().map(|e| e.dump_conf()),
+        quorum_size: config.ensemble.as_ref().map_or(1, |e| e.voter_count()),
+        peer_fresh_ms: config
+            .ensemble
+            .as_ref()
+            .map_or(0, |e| e.timeouts.election_timeout_max_ms),
     }
 }
 
@@ -528,6 +547,7 @@ struct EnsembleParts<'a> {
     settings: Arc<openraft::Config>,
     snapshots: Arc<SnapshotStore>,
     sessions: Arc<SessionsTable>,
+    clock: Arc<dyn Clock>,
     role: watch::Receiver<RoleState>,
     tasks: &'a TaskTracker,
     stopped: &'a watch::Receiver<bool>,
@@ -556,19 +576,22 @@ async fn start_ensemble(
             addr: listen.clone(),
             source,
         })?;
-    let raft = Raft::new(
-        me,
-        parts.settings,
-        network.clone(),
-        log_store,
-        state_machine,
-    )
-    .await
-    .map_err(|e| raft_error("start")(e.to_string()))?;
+    let endpoints: Arc<BTreeMap<u64, String>> = Arc::new(
+        ensemble
+            .members
+            .values()
+            .map(|m| (m.id, m.quorum_endpoint()))
+            .collect(),
+    );
+    let peers = ConfiguredPeers::new(network.clone(), endpoints.clone());
+    let raft = Raft::new(me, parts.settings, peers, log_store, state_machine)
+        .await
+        .map_err(|e| raft_error("start")(e.to_string()))?;
     let cluster = ClusterInbound::new(
         Consensus::new(raft.clone()),
         parts.role.clone(),
         parts.sessions,
+        parts.clock,
     );
     let inbound = Arc::new(RaftInbound::new(raft.clone(), Arc::new(cluster)));
     parts.tasks.spawn(corral_peer::serve(
@@ -591,11 +614,6 @@ async fn start_ensemble(
         parts.role.clone(),
         parts.stopped.clone(),
     ));
-    let endpoints: BTreeMap<u64, String> = ensemble
-        .members
-        .values()
-        .map(|m| (m.id, m.quorum_endpoint()))
-        .collect();
     let link_to: LinkTo = Arc::new(move |id| {
         endpoints
             .get(&id)

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use corral_entry::LogEntry;
 use tokio::sync::watch;
 
 use super::message::{self, ClusterReply, ClusterRequest, StreamMessage};
+use crate::clock::Clock;
 use crate::ids::ServerId;
 use crate::raft::peer_link::ClusterApp;
 use crate::raft::{Consensus, Role, RoleState};
@@ -17,6 +19,7 @@ pub(crate) struct ClusterInbound {
     consensus: Consensus,
     role: watch::Receiver<RoleState>,
     sessions: Arc<Sessions>,
+    clock: Arc<dyn Clock>,
 }
 
 impl ClusterInbound {
@@ -24,11 +27,13 @@ impl ClusterInbound {
         consensus: Consensus,
         role: watch::Receiver<RoleState>,
         sessions: Arc<Sessions>,
+        clock: Arc<dyn Clock>,
     ) -> ClusterInbound {
         ClusterInbound {
             consensus,
             role,
             sessions,
+            clock,
         }
     }
 
@@ -66,6 +71,14 @@ impl ClusterApp for ClusterInbound {
                         "server {from} forwarded an entry of another server's client"
                     ));
                 }
+                // The leader decides the txn's time, as ZooKeeper's leader does: mtime and
+                // ctime then never depend on which server the client used.
+                let mut txn = Arc::unwrap_or_clone(entry.txn);
+                txn.time_ms = self.clock.wall_ms();
+                let entry = LogEntry {
+                    origin: entry.origin,
+                    txn: Arc::new(txn),
+                };
                 self.consensus
                     .propose(entry)
                     .await

@@ -4,7 +4,7 @@
 //!   clients' writes (in submission order, so each session's FIFO order holds) and the
 //!   sessions its clients kept alive; and the read-index request behind `sync`.
 //! - [`inbound`]: the leader's side: forwarded writes go into the log with their original
-//!   origin (the forwarding server answers its client when it applies them), touches renew
+//!   origin and the leader's time (the forwarding server answers its client when it applies them), touches renew
 //!   sessions in the leader's table, read-index requests are answered by a quorum round.
 //! - [`message`]: the versioned wire format of those messages.
 //!

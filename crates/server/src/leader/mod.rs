@@ -9,6 +9,7 @@
 pub(crate) mod expiry;
 pub(crate) mod reaper;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub(crate) struct LeaderDuties {
     pub clock: Arc<dyn Clock>,
     pub tick: Duration,
     pub reaper: ReaperSchedule,
+    /// The monotonic reading when this server last became leader, 0 while it does not lead
+    /// (`zk_leader_uptime`).
+    pub leading_since_ms: Arc<AtomicU64>,
 }
 
 impl LeaderDuties {
@@ -47,6 +51,8 @@ impl LeaderDuties {
                 _ = stopped.changed() => return,
             };
             self.take_over();
+            self.leading_since_ms
+                .store(self.clock.monotonic_ms().max(1), Ordering::Relaxed);
             tracing::info!(term, "leader duties started");
             tokio::select! {
                 _ = role.wait_for(|r| r.role != Role::Leader || r.term != term) => {}
@@ -54,6 +60,7 @@ impl LeaderDuties {
                 () = reaper::run(&self.proposer, &self.replica, &*self.clock, &self.reaper) => {}
                 _ = stopped.changed() => return,
             }
+            self.leading_since_ms.store(0, Ordering::Relaxed);
             tracing::info!(term, "leader duties stopped");
         }
     }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use corral_entry::{LogEntry, TypeConfig};
 use openraft::async_runtime::watch::WatchReceiver;
+use openraft::Instant as _;
 
 pub use role::{Role, RoleState};
 
@@ -34,6 +35,25 @@ pub(crate) type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
 
 /// How often [`Consensus::fatal_error`] looks at the raft node's state.
 const FATAL_ERROR_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One follower or observer as the leader sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerProgress {
+    pub id: u64,
+    pub voter: bool,
+    /// Acknowledged a heartbeat or an append recently.
+    pub alive: bool,
+    /// Entries behind the leader's log (`None` before its first acknowledgement).
+    pub lag_entries: Option<u64>,
+}
+
+/// The leader's view of replication; `peers` is empty on other servers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Replication {
+    /// Voters in the current membership (this server included).
+    pub voters: usize,
+    pub peers: Vec<PeerProgress>,
+}
 
 /// Why the log did not take an entry.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +104,41 @@ impl Consensus {
             .await
             .map(|_| ())
             .map_err(|e| ProposeError::Stopped(e.to_string()))
+    }
+
+    /// What the leader knows of its followers and observers (empty elsewhere): for each peer,
+    /// whether it acknowledged within `fresh_ms` and how far its log is behind the leader's.
+    pub(crate) fn replication(&self, fresh_ms: u64) -> Replication {
+        let metrics = self.raft.metrics();
+        // Clone out at once: a held borrow blocks openraft's metrics flush.
+        let m = metrics.borrow_watched().clone();
+        let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+        let last_log_index = m.last_log_index.unwrap_or(0);
+        let mut peers = Vec::new();
+        if let (Some(heartbeat), Some(replication)) = (&m.heartbeat, &m.replication) {
+            for (id, acked) in heartbeat {
+                if *id == m.id {
+                    continue;
+                }
+                let alive = acked
+                    .as_ref()
+                    .is_some_and(|at| at.elapsed() <= Duration::from_millis(fresh_ms));
+                let matched = replication
+                    .get(id)
+                    .and_then(|l| l.as_ref())
+                    .map(|l| l.index);
+                peers.push(PeerProgress {
+                    id: *id,
+                    voter: voters.contains(id),
+                    alive,
+                    lag_entries: matched.map(|i| last_log_index.saturating_sub(i)),
+                });
+            }
+        }
+        Replication {
+            voters: voters.len(),
+            peers,
+        }
     }
 
     /// Asks for a snapshot now (the `snap` four-letter word).

@@ -1,5 +1,12 @@
-//! Peer transport. A standalone server is a one-voter cluster and never talks to a peer, so
-//! every RPC here reports the peer unreachable; the replicated ensemble brings a real transport.
+//! Peer transport as openraft sees it.
+//!
+//! - [`ConfiguredPeers`]: an ensemble member's network: `corral-peer`'s TCP transport, reaching
+//!   each server at the address this server's own zoo.cfg gives it. The addresses in the raft
+//!   membership are those of whichever server initialised it; ZooKeeper servers each use
+//!   their own configuration, and so does Corral (which also lets a test route each link
+//!   through a proxy of its own).
+//! - [`NoPeers`]: a standalone server is a one-voter cluster and never talks to a peer, so
+//!   every RPC reports the peer unreachable.
 
 use openraft::error::{RPCError, StreamingError, Unreachable};
 use openraft::errors::ReplicationClosed;
@@ -10,9 +17,40 @@ use openraft::raft::{
 use openraft::type_config::alias::SnapshotOf;
 use openraft::{AnyError, OptionalSend};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use corral_entry::{NodeId, TypeConfig};
+use corral_peer::{PeerClient, PeerNetwork};
+
+use super::peer_link::SnapshotFiles;
 
 type C = TypeConfig;
+
+/// The TCP transport, with this server's configured address of each peer.
+#[derive(Clone)]
+pub(crate) struct ConfiguredPeers {
+    network: PeerNetwork<C, SnapshotFiles>,
+    endpoints: Arc<BTreeMap<NodeId, String>>,
+}
+
+impl ConfiguredPeers {
+    pub(crate) fn new(
+        network: PeerNetwork<C, SnapshotFiles>,
+        endpoints: Arc<BTreeMap<NodeId, String>>,
+    ) -> ConfiguredPeers {
+        ConfiguredPeers { network, endpoints }
+    }
+}
+
+impl RaftNetworkFactory<C> for ConfiguredPeers {
+    type Network = PeerClient<C, SnapshotFiles>;
+
+    async fn new_client(&mut self, target: NodeId, node: &openraft::BasicNode) -> Self::Network {
+        let addr = self.endpoints.get(&target).unwrap_or(&node.addr);
+        self.network.client(target, addr)
+    }
+}
 
 pub(crate) struct NoPeers;
 

@@ -4,8 +4,12 @@
 //! every applied batch.
 
 use openraft::async_runtime::watch::WatchReceiver;
+use std::time::Duration;
+
+use openraft::Instant as _;
 use openraft::ServerState;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::Raft;
 use crate::ids::ServerId;
@@ -62,23 +66,41 @@ pub(crate) fn current_role(raft: &Raft, me: ServerId) -> RoleState {
 }
 
 /// Publishes the role into `publish` until openraft stops or `stopped` changes.
+///
+/// With a `lease` (an ensemble), a leader that has not heard from a quorum within it is
+/// published as [`Role::Looking`]: openraft keeps such a leader in its `Leader` state but
+/// refuses its writes, and a ZooKeeper leader in that position steps down and drops its
+/// clients (after `syncLimit` ticks), which is what the rest of the server then does.
 pub(crate) async fn follow_role(
     raft: Raft,
     me: ServerId,
+    lease: Option<Duration>,
     publish: watch::Sender<RoleState>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut metrics = raft.server_metrics();
+    let mut checks = tokio::time::interval(lease.map_or(Duration::from_secs(3600), |l| l / 4));
+    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut leading_since: Option<(u64, Instant)> = None;
     loop {
-        let state = {
-            // Clone out at once: a held borrow blocks openraft's metrics flush.
-            let m = metrics.borrow_watched();
-            RoleState {
-                role: role_of(m.state, m.current_leader, me),
-                leader: m.current_leader,
-                term: m.vote.leader_id().term,
+        let mut state = current_role(&raft, me);
+        if let (Role::Leader, Some(lease)) = (state.role, lease) {
+            let since = match leading_since {
+                Some((term, at)) if term == state.term => at,
+                _ => {
+                    let now = Instant::now();
+                    leading_since = Some((state.term, now));
+                    now
+                }
+            };
+            if !quorum_heard_within(&raft, since, lease) {
+                state = RoleState {
+                    role: Role::Looking,
+                    leader: None,
+                    term: state.term,
+                };
             }
-        };
+        }
         publish.send_if_modified(|current| {
             let changed = *current != state;
             if changed {
@@ -89,10 +111,24 @@ pub(crate) async fn follow_role(
         });
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { break },
+            _ = checks.tick() => {}
             _ = stopped.changed() => break,
         }
     }
     publish.send_replace(RoleState::LOOKING);
+}
+
+/// Whether a quorum acknowledged this leader within `lease` (counting from `since`, when it
+/// started leading, until the first acknowledgement).
+fn quorum_heard_within(raft: &Raft, since: Instant, lease: Duration) -> bool {
+    let metrics = raft.metrics();
+    let acked_age = metrics
+        .borrow_watched()
+        .last_quorum_acked
+        .as_ref()
+        .map(|at| at.elapsed());
+    let since_age = since.elapsed();
+    acked_age.map_or(since_age, |age| age.min(since_age)) <= lease
 }
 
 #[cfg(test)]

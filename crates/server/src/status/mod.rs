@@ -33,6 +33,38 @@ pub struct ConfFacts {
     pub server_id: ServerId,
     /// One voter and no peers: ZooKeeper's standalone mode.
     pub standalone: bool,
+    /// `conf`'s quorum part (`initLimit=` … `membership: ` and the server lines), for an
+    /// ensemble member.
+    pub quorum_conf: Option<String>,
+    /// Voters in the configuration (`zk_quorum_size`).
+    pub quorum_size: usize,
+    /// A peer that acknowledged the leader within this long counts as connected.
+    pub peer_fresh_ms: u64,
+}
+
+/// A follower or observer at most this many entries behind the leader counts as synced.
+pub const SYNCED_LAG_ENTRIES_MAX: u64 = 1_000;
+
+/// `mntr`'s ensemble keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumSummary {
+    /// `zk_peer_state`: `leading - broadcast`, `following - broadcast`, ...
+    pub peer_state: &'static str,
+    pub quorum_size: usize,
+    /// Present on the leader only.
+    pub leader: Option<LeaderSummary>,
+}
+
+/// The leader-only keys of `mntr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderSummary {
+    /// Followers and observers that acknowledged recently (`zk_learners`).
+    pub learners: usize,
+    /// Voters that acknowledged recently and are at most [`SYNCED_LAG_ENTRIES_MAX`] behind.
+    pub synced_followers: usize,
+    /// Observers, likewise.
+    pub synced_observers: usize,
+    pub leader_uptime_ms: u64,
 }
 
 /// `srvr`/`stat`/`mntr`'s server-wide figures.
@@ -108,6 +140,8 @@ pub struct StatusSource {
     /// The monotonic reading at start.
     pub(crate) started_ms: u64,
     pub(crate) conf: ConfFacts,
+    /// The monotonic reading when this server last became leader; 0 while it does not lead.
+    pub(crate) leading_since_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StatusSource {
@@ -143,6 +177,51 @@ impl StatusSource {
             connections: self.registry.len(),
             outstanding_requests: self.gate.outstanding(),
             uptime_ms: self.clock.monotonic_ms().saturating_sub(self.started_ms),
+        }
+    }
+
+    /// `mntr`'s ensemble keys; `None` for a standalone server or one that does not serve.
+    pub fn quorum_summary(&self) -> Option<QuorumSummary> {
+        if self.conf.standalone {
+            return None;
+        }
+        let role = self.role().role;
+        let peer_state = match role {
+            Role::Leader => "leading - broadcast",
+            Role::Follower => "following - broadcast",
+            Role::Observer => "observing - broadcast",
+            Role::Looking => return None,
+        };
+        let leader = (role == Role::Leader).then(|| self.leader_summary());
+        Some(QuorumSummary {
+            peer_state,
+            quorum_size: self.conf.quorum_size,
+            leader,
+        })
+    }
+
+    fn leader_summary(&self) -> LeaderSummary {
+        let replication = self.consensus.replication(self.conf.peer_fresh_ms);
+        let synced = |voter: bool| {
+            replication
+                .peers
+                .iter()
+                .filter(|p| p.voter == voter && p.alive)
+                .filter(|p| {
+                    p.lag_entries
+                        .is_some_and(|lag| lag <= SYNCED_LAG_ENTRIES_MAX)
+                })
+                .count()
+        };
+        let since = self.leading_since_ms.load(Ordering::Relaxed);
+        LeaderSummary {
+            learners: replication.peers.iter().filter(|p| p.alive).count(),
+            synced_followers: synced(true),
+            synced_observers: synced(false),
+            leader_uptime_ms: match since {
+                0 => 0,
+                since => self.clock.monotonic_ms().saturating_sub(since),
+            },
         }
     }
 

@@ -6,8 +6,10 @@
 //!   any ZooKeeper-compatible address; with several targets it prints their ratios.
 //! - `corral data inspect|dump DIR [--log-dir DIR]`: check a data directory's snapshots and
 //!   log, or print the tree they hold, without writing anything (see `data_cmd`).
+//! - `corral dev-cluster --servers 3`: a local ensemble on loopback ports (see `dev_cluster`).
 
 mod data_cmd;
+mod dev_cluster;
 mod server_cmd;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,8 @@ enum Command {
     Bench(corral_bench::BenchArgs),
     /// Inspect or dump a data directory (read-only).
     Data(data_cmd::DataArgs),
+    /// Run a local ensemble on loopback ports and print its connect string.
+    DevCluster(dev_cluster::DevClusterArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => server_cmd::run(args),
         Command::Bench(args) => bench(args),
         Command::Data(args) => data_cmd::run(args),
+        Command::DevCluster(args) => dev_cluster::run(args),
     }
 }
 

@@ -42,6 +42,7 @@ use crate::connection::{self, ClientServices};
 use crate::leader::LeaderDuties;
 use crate::metrics::Counters;
 use crate::proposer::{Proposer, Route};
+use crate::raft::leader_watch::{LeaderContact, LeaderWatch};
 use crate::raft::membership;
 use crate::raft::network::{ConfiguredPeers, NoPeers};
 use crate::raft::peer_link::{RaftInbound, SnapshotFiles};
@@ -593,7 +594,23 @@ async fn start_ensemble(
         parts.sessions,
         parts.clock,
     );
-    let inbound = Arc::new(RaftInbound::new(raft.clone(), Arc::new(cluster)));
+    let contact = Arc::new(LeaderContact::new());
+    let inbound = Arc::new(RaftInbound::new(
+        raft.clone(),
+        Arc::new(cluster),
+        contact.clone(),
+    ));
+    let timeouts = &ensemble.timeouts;
+    let watch = LeaderWatch {
+        raft: raft.clone(),
+        contact,
+        endpoints: endpoints.clone(),
+        heartbeat: Duration::from_millis(timeouts.heartbeat_interval_ms),
+        election_timeout: Duration::from_millis(timeouts.election_timeout_max_ms),
+    };
+    parts
+        .tasks
+        .spawn(watch.run(parts.role.clone(), parts.stopped.clone()));
     parts.tasks.spawn(corral_peer::serve(
         listener,
         peer_config,

@@ -4,6 +4,8 @@
 //! - [`Consensus`]: the handle the rest of the server uses (propose, snapshot now, stop).
 //! - [`state_machine`]: applies committed entries to the [`crate::replica::Replica`] and
 //!   restores it from snapshots; [`snapshot`] builds snapshots without pausing writes.
+//! - [`leader_watch`]: a follower notices a dead leader process at once (refused connection)
+//!   instead of after an election timeout.
 //! - [`raft_config`]: openraft's settings from named limits; [`role`]: this server's role as a
 //!   watch; [`network`]: the peer transport (none for a one-voter cluster).
 //!
@@ -14,6 +16,7 @@
 //! never names `clients/` or `connection/` (the state machine applies through
 //! `replica::Effects`).
 
+pub(crate) mod leader_watch;
 pub(crate) mod membership;
 pub(crate) mod network;
 pub(crate) mod peer_link;

@@ -23,6 +23,7 @@ use openraft::raft::{
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use tokio::io::AsyncRead;
 
+use super::leader_watch::LeaderContact;
 use super::snapshot::SnapshotFile;
 use super::Raft;
 use crate::ids::ServerId;
@@ -49,11 +50,13 @@ pub(crate) trait ClusterApp: Send + Sync + 'static {
 pub(crate) struct RaftInbound<A> {
     raft: Raft,
     app: Arc<A>,
+    /// Told of every AppendEntries: the leader is alive.
+    contact: Arc<LeaderContact>,
 }
 
 impl<A> RaftInbound<A> {
-    pub(crate) fn new(raft: Raft, app: Arc<A>) -> RaftInbound<A> {
-        RaftInbound { raft, app }
+    pub(crate) fn new(raft: Raft, app: Arc<A>, contact: Arc<LeaderContact>) -> RaftInbound<A> {
+        RaftInbound { raft, app, contact }
     }
 }
 
@@ -64,6 +67,7 @@ impl<A: ClusterApp> InboundHandler<C> for RaftInbound<A> {
         &self,
         rpc: AppendEntriesRequest<C>,
     ) -> Result<AppendEntriesResponse<C>, String> {
+        self.contact.heard();
         self.raft
             .append_entries(rpc)
             .await

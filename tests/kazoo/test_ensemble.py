@@ -303,3 +303,23 @@ def test_a_dead_clients_session_expires_once_and_its_ephemeral_goes(ensemble):
             proc.kill()
         watcher.stop()
         watcher.close()
+
+
+def test_a_session_reattached_on_another_server_closes_its_stale_connection(ensemble):
+    members = list(ensemble.members.values())
+    first = client(members[0].hostport)
+    seen = states(first)
+    session = first.client_id
+    second = KazooClient(hosts=members[1].hostport, client_id=session, timeout=10.0)
+    second.start(timeout=15)
+    try:
+        assert second.client_id[0] == session[0], "the same session, re-attached"
+        wait_until(
+            lambda: KazooState.SUSPENDED in seen,
+            timeout=10,
+            message="the first server closes the session's stale connection",
+        )
+    finally:
+        for c in (first, second):
+            c.stop()
+            c.close()

@@ -232,6 +232,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
                 snapshots,
                 sessions: sessions.clone(),
                 clock: clock.clone(),
+                registry: registry.clone(),
                 role: role.clone(),
                 tasks: &tasks,
                 stopped: &stopped,
@@ -549,6 +550,7 @@ struct EnsembleParts<'a> {
     snapshots: Arc<SnapshotStore>,
     sessions: Arc<SessionsTable>,
     clock: Arc<dyn Clock>,
+    registry: Arc<Registry>,
     role: watch::Receiver<RoleState>,
     tasks: &'a TaskTracker,
     stopped: &'a watch::Receiver<bool>,
@@ -593,6 +595,7 @@ async fn start_ensemble(
         parts.role.clone(),
         parts.sessions,
         parts.clock,
+        parts.registry,
     );
     let contact = Arc::new(LeaderContact::new());
     let inbound = Arc::new(RaftInbound::new(
@@ -646,7 +649,11 @@ async fn start_ensemble(
         raft,
         Route::Ensemble {
             role: parts.role,
-            forwarder: Arc::new(Forwarder::new(link_to)),
+            forwarder: Arc::new(Forwarder::new(
+                link_to,
+                me,
+                ensemble.members.keys().copied().collect(),
+            )),
         },
     ))
 }

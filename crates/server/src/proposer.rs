@@ -70,6 +70,14 @@ impl Proposer {
         }
     }
 
+    /// A client re-attached `session` on this server: in an ensemble, the other members close
+    /// a connection they still hold for it.
+    pub(crate) fn session_moved_here(&self, session: SessionId) {
+        if let Route::Ensemble { forwarder, .. } = &self.route {
+            forwarder.announce_session_moved(session);
+        }
+    }
+
     /// Waits until this server has applied every write committed before the call (ZooKeeper's
     /// `sync`): the leader's read index, confirmed by a quorum, then the local apply.
     pub(crate) async fn read_barrier(&self) -> Result<(), Refused> {

@@ -20,7 +20,10 @@ use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::message::{self, ClusterReply, ClusterRequest, MessageError, StreamMessage};
-use crate::ids::ServerId;
+use crate::ids::{ServerId, SessionId};
+
+/// How long announcing a moved session to one member may take.
+const SESSION_MOVED_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a read-index request may take before `sync` fails.
 pub(crate) const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,15 +50,20 @@ struct Current {
 
 pub(crate) struct Forwarder {
     link_to: LinkTo,
+    /// This server, and every member of the ensemble (this one included).
+    me: ServerId,
+    members: Vec<ServerId>,
     current: Mutex<Option<Current>>,
     /// Counts broken streams: a change means writes may have been lost.
     broken: watch::Sender<u64>,
 }
 
 impl Forwarder {
-    pub(crate) fn new(link_to: LinkTo) -> Forwarder {
+    pub(crate) fn new(link_to: LinkTo, me: ServerId, members: Vec<ServerId>) -> Forwarder {
         Forwarder {
             link_to,
+            me,
+            members,
             current: Mutex::new(None),
             broken: watch::channel(0).0,
         }
@@ -107,6 +115,30 @@ impl Forwarder {
                 })?;
         match message::decode::<ClusterReply>(&reply)? {
             ClusterReply::ReadIndex(index) => Ok(index),
+            ClusterReply::Done => Err(ForwardError::Link {
+                leader,
+                reason: "the leader answered a read-index request with no index".to_owned(),
+            }),
+        }
+    }
+
+    /// Tells every other member that a client re-attached `session` here, so that a stale
+    /// connection of that session elsewhere is closed. Best effort, in the background: a
+    /// member that misses it keeps the stale connection until its client goes.
+    pub(crate) fn announce_session_moved(&self, session: SessionId) {
+        let Ok(body) = message::encode(&ClusterRequest::SessionMoved(session)) else {
+            return;
+        };
+        for &member in self.members.iter().filter(|&&m| m != self.me) {
+            let Some(link) = (self.link_to)(member) else {
+                continue;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                if let Err(err) = link.request(body, SESSION_MOVED_TIMEOUT).await {
+                    tracing::debug!(member, %err, "could not announce a moved session");
+                }
+            });
         }
     }
 

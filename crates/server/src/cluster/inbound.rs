@@ -9,6 +9,7 @@ use corral_entry::LogEntry;
 use tokio::sync::watch;
 
 use super::message::{self, ClusterReply, ClusterRequest, StreamMessage};
+use crate::clients::ConnectionRegistry;
 use crate::clock::Clock;
 use crate::ids::ServerId;
 use crate::raft::peer_link::ClusterApp;
@@ -20,6 +21,7 @@ pub(crate) struct ClusterInbound {
     role: watch::Receiver<RoleState>,
     sessions: Arc<Sessions>,
     clock: Arc<dyn Clock>,
+    registry: Arc<ConnectionRegistry>,
 }
 
 impl ClusterInbound {
@@ -28,12 +30,14 @@ impl ClusterInbound {
         role: watch::Receiver<RoleState>,
         sessions: Arc<Sessions>,
         clock: Arc<dyn Clock>,
+        registry: Arc<ConnectionRegistry>,
     ) -> ClusterInbound {
         ClusterInbound {
             consensus,
             role,
             sessions,
             clock,
+            registry,
         }
     }
 
@@ -57,6 +61,16 @@ impl ClusterApp for ClusterInbound {
                     .await
                     .map_err(|e| e.to_string())?;
                 message::encode(&ClusterReply::ReadIndex(index)).map_err(|e| e.to_string())
+            }
+            ClusterRequest::SessionMoved(session) => {
+                if let Some(stale) = self.registry.by_session(session) {
+                    tracing::debug!(
+                        session = format_args!("0x{session:x}"),
+                        "session re-attached on another server; closing its stale connection"
+                    );
+                    stale.close();
+                }
+                message::encode(&ClusterReply::Done).map_err(|e| e.to_string())
             }
         }
     }

@@ -27,12 +27,17 @@ pub(crate) enum StreamMessage {
 pub(crate) enum ClusterRequest {
     /// The index a linearizable read (`sync`) must wait for.
     ReadIndex,
+    /// A client re-attached this session on the sending server: a connection the receiver
+    /// still holds for it is stale and is closed (ZooKeeper closes it too, never answering
+    /// SESSIONMOVED).
+    SessionMoved(SessionId),
 }
 
 /// The answer to a [`ClusterRequest`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) enum ClusterReply {
     ReadIndex(u64),
+    Done,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -116,6 +116,7 @@ fn reattach_session(
         old.close();
     }
     handle.set_session_id(session_id);
+    services.proposer.session_moved_here(session_id);
     let response = ConnectResponse {
         protocol_version: 0,
         timeout_ms,

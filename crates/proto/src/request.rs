@@ -157,6 +157,23 @@ impl Request {
         }
     }
 
+    /// Whether the request reads the data tree (what a linearizable-reads server puts behind
+    /// a read barrier): getData, exists, getChildren(2), getACL, multiRead, getEphemerals,
+    /// getAllChildrenNumber.
+    pub fn reads_tree(&self) -> bool {
+        matches!(
+            self,
+            Request::Exists(_)
+                | Request::GetData(_)
+                | Request::GetAcl(_)
+                | Request::GetChildren(_)
+                | Request::GetChildren2(_)
+                | Request::MultiRead(_)
+                | Request::GetEphemerals(_)
+                | Request::GetAllChildrenNumber(_)
+        )
+    }
+
     /// Whether the request changes replicated state (goes through the log, as in ZooKeeper:
     /// reconfig included).
     pub fn is_write(&self) -> bool {

@@ -292,6 +292,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         gate,
         clock: clock.clone(),
         reconfig_enabled: config.reconfig_enabled,
+        linearizable_reads: config.linearizable_reads,
         role: role.clone(),
         passwords: Mutex::new(StdRng::seed_from_u64(random.next_u64())),
     });

@@ -35,6 +35,10 @@ use properties::{parse_bool, parse_num, parse_size, parse_whitelist};
 
 /// `tickTime` of `corral server` without a configuration (zoo_sample.cfg's value).
 pub const TICK_TIME_MS_DEFAULT: u32 = 2000;
+/// Corral's own key: every read waits for the leader's read index first (linearizable reads on
+/// every server, at the price of a quorum round per read); off by default, as in ZooKeeper,
+/// whose reads are sequentially consistent.
+pub const LINEARIZABLE_READS_KEY: &str = "corral.linearizableReads";
 /// `maxClientCnxns`: connections per client IP.
 pub const MAX_CLIENT_CNXNS_DEFAULT: u32 = 60;
 /// `globalOutstandingLimit`: client writes in the log at once, server-wide.
@@ -103,6 +107,8 @@ pub struct ServerConfig {
     /// `reconfigEnabled`: reconfig is refused with RECONFIGDISABLED unless set; a standalone
     /// server then answers UNIMPLEMENTED, as ZooKeeper's does.
     pub reconfig_enabled: bool,
+    /// [`LINEARIZABLE_READS_KEY`].
+    pub linearizable_reads: bool,
     pub container_check_interval_ms: u64,
     pub container_max_per_minute: u32,
     pub container_max_never_used_interval_ms: i64,
@@ -159,6 +165,7 @@ impl Default for ServerConfig {
             jute_max_buffer_bytes: JUTE_MAX_BUFFER_BYTES_DEFAULT,
             read_only_mode_enabled: false,
             reconfig_enabled: false,
+            linearizable_reads: false,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
             container_max_never_used_interval_ms: 0,
@@ -336,6 +343,7 @@ impl ServerConfig {
                 self.autopurge_purge_interval_hours = parse_num(key, value)?
             }
             "reconfigEnabled" => self.reconfig_enabled = parse_bool(value),
+            LINEARIZABLE_READS_KEY => self.linearizable_reads = parse_bool(value),
             _ => return Ok(false),
         }
         Ok(true)

@@ -56,6 +56,8 @@ pub(crate) struct ClientServices {
     pub gate: Arc<WriteGate>,
     pub clock: Arc<dyn Clock>,
     pub reconfig_enabled: bool,
+    /// Put every tree read behind a read barrier (`corral.linearizableReads`).
+    pub linearizable_reads: bool,
     /// This server's role: while no leader is known, new connections are refused (as a
     /// ZooKeeper server that is LOOKING does).
     pub role: tokio::sync::watch::Receiver<crate::raft::RoleState>,

@@ -35,7 +35,8 @@ enum Route {
     Write(WriteOp),
     CloseSession,
     Local(Request),
-    /// `sync`: a read barrier through the leader, then answered like a local request.
+    /// `sync` (and, with `corral.linearizableReads`, every tree read): a read barrier through
+    /// the leader, then answered like a local request.
     Sync(Request),
     /// Answer with an error, then close (unknown opcode, bare check).
     Refuse(ErrorCode),
@@ -80,7 +81,13 @@ impl Pipeline {
             .last_cxid
             .store(i64::from(xid), Ordering::Relaxed);
         *self.handle.stats.last_op.lock() = decoded.op.name();
-        match route(decoded.request) {
+        let route = match route(decoded.request) {
+            Route::Local(request) if self.services.linearizable_reads && request.reads_tree() => {
+                Route::Sync(request)
+            }
+            other => other,
+        };
+        match route {
             Route::Write(op) => self.propose_write(xid, op).await?,
             Route::CloseSession => {
                 self.propose(xid, TxnKind::CloseSession { expired: false })

@@ -345,3 +345,25 @@ def test_with_linearizable_reads_a_read_anywhere_sees_every_acknowledged_write(t
             c.stop()
             c.close()
         cluster.stop()
+
+
+def test_a_standalone_data_directory_is_refused_as_an_ensemble_member(tmp_path):
+    import subprocess
+
+    standalone = CorralProcess(corral_binary(), tmp_path / "standalone")
+    standalone.start()
+    zk = client(standalone.hostport)
+    zk.create("/written-alone", b"x")
+    zk.stop()
+    zk.close()
+    standalone.stop()
+    ports = {sid: (_free_port(), _free_port(), _free_port()) for sid in (1, 2, 3)}
+    member = EnsembleMember(corral_binary(), tmp_path / "standalone", 1, ports)
+    member._write_config()
+    done = subprocess.run(
+        [member.binary, "server", "--config", str(member.cfg_path)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode != 0, "a member on a standalone server's data must not start"
+    assert b"belongs to standalone" in done.stderr + done.stdout

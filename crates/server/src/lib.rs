@@ -15,6 +15,7 @@
 //!   effects on this server).
 //! - `replica`: this server's copy of the tree, its watches, and apply.
 //! - `sessions`: session liveness and ids.
+//! - `identity`: which deployment (standalone, or which ensemble) a data directory belongs to.
 //! - leaves: `watches`, `auth`, `metrics`, `ids`, `clock`, `memory`, `config`.
 
 // Items are `pub(crate)` unless the crate exports them: the compiler then reports dead code, and
@@ -28,6 +29,7 @@ mod cluster;
 pub mod config;
 mod connection;
 mod four_letter;
+mod identity;
 pub mod ids;
 mod leader;
 mod memory;

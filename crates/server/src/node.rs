@@ -39,6 +39,7 @@ use crate::config::slices::StorageSettings;
 use crate::config::EnsembleConfig;
 use crate::config::ServerConfig;
 use crate::connection::{self, ClientServices};
+use crate::identity::{self, Deployment, IdentityError};
 use crate::leader::LeaderDuties;
 use crate::metrics::Counters;
 use crate::proposer::{Proposer, Route};
@@ -96,6 +97,9 @@ pub enum NodeError {
         addr: String,
         source: std::io::Error,
     },
+    /// The data directory belongs to another deployment (see `identity.rs`).
+    #[error("{0}")]
+    Deployment(String),
     #[error(transparent)]
     RaftConfig(#[from] RaftConfigError),
     #[error("raft ({stage}): {message}")]
@@ -187,6 +191,20 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         raft_config::snapshot_interval(storage.snap_count, random.next_u64()),
         storage.snap_count,
     )?;
+    let deployment = match &config.ensemble {
+        Some(ensemble) => Deployment::Ensemble(ensemble.ensemble_id.clone()),
+        None => Deployment::Standalone,
+    };
+    for dir in [&storage.data_dir, &storage.data_log_dir] {
+        refuse_zookeeper_data(&*env.vfs, dir)?;
+    }
+    identity::check_or_record(
+        &*env.vfs,
+        &storage.data_dir,
+        &storage.data_log_dir,
+        &deployment,
+    )
+    .map_err(|e: IdentityError| NodeError::Deployment(e.to_string()))?;
     let (mut log_store, snapshots) = open_storage(&storage, &env.vfs, env.log_writer)?;
 
     let clock = env.clock.clone();

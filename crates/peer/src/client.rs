@@ -12,7 +12,7 @@
 //! - no connection could be made (refused, unreachable, connect or handshake timeout, a
 //!   refused handshake) → `Unreachable`: retrying at once would fail the same way, and the
 //!   FAQ asks for exactly this to stop error spam;
-//! - the RPC's own budget (`option.soft_ttl()`, which openraft does not enforce itself) ran
+//! - the RPC's own budget (`self.budget(&option)`, which openraft does not enforce itself) ran
 //!   out → `Timeout`, after dropping the connection;
 //! - an established connection failed mid-RPC (reset, closed: typically the peer restarted)
 //!   → `Network`: the immediate retry reconnects, and if the peer is really down that
@@ -211,9 +211,10 @@ where
         }
     }
 
-    /// Encodes `rpc`, halving its entries until the frame fits `frame_bytes_max` (openraft
-    /// allows sending a prefix and answering `PartialSuccess`). Returns the frame and, if
-    /// entries were left out, the last log id sent.
+    /// Encodes `rpc`, halving its entries until the frame fits `frame_bytes_max` and, with
+    /// more than one entry, `append_bytes_target` (openraft allows sending a prefix and
+    /// answering `PartialSuccess`). Returns the frame and, if entries were left out, the last
+    /// log id sent.
     fn encode_append(
         &self,
         mut rpc: AppendEntriesRequest<C>,
@@ -222,6 +223,12 @@ where
         let mut cut = false;
         loop {
             match encode_frame(&AppendRef(&rpc), max) {
+                Ok(frame)
+                    if frame.len() > self.config().append_bytes_target && rpc.entries.len() > 1 =>
+                {
+                    rpc.entries.truncate(rpc.entries.len() / 2);
+                    cut = true;
+                }
                 Ok(frame) => {
                     let last = cut
                         .then(|| rpc.entries.last().map(|e| e.log_id()))
@@ -241,6 +248,11 @@ where
                 }
             }
         }
+    }
+
+    /// openraft's budget for an RPC, but never less than `rpc_timeout_min`.
+    fn budget(&self, option: &RPCOption) -> Duration {
+        option.soft_ttl().max(self.config().rpc_timeout_min)
     }
 
     fn rpc_error(&self, e: PeerError, action: RPCTypes) -> RPCError<C> {
@@ -283,7 +295,7 @@ where
         let name = request.name();
         let frame = encode_frame(&request, self.config().frame_bytes_max)
             .map_err(|e| self.rpc_error(e, action))?;
-        self.rpc(frame, name, option.soft_ttl())
+        self.rpc(frame, name, self.budget(option))
             .await
             .map_err(|e| self.rpc_error(e, action))
     }
@@ -348,7 +360,7 @@ where
             .encode_append(rpc)
             .map_err(|e| self.rpc_error(e, action))?;
         let reply = self
-            .rpc(frame, "append_entries", option.soft_ttl())
+            .rpc(frame, "append_entries", self.budget(&option))
             .await
             .map_err(|e| self.rpc_error(e, action))?;
         match (reply, cut_at) {

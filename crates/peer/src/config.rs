@@ -42,6 +42,17 @@ pub const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// Room left in a frame beside a snapshot chunk's bytes (enum tag and length prefix).
 pub const SNAPSHOT_CHUNK_OVERHEAD_BYTES: usize = 16;
+/// An AppendEntries carries entries up to about this many bytes (fewer entries, answered
+/// `PartialSuccess`, when openraft hands more); one larger entry still goes alone. Why: a
+/// follower appends and fsyncs a whole RPC before answering, and a batch of hundreds of
+/// megabytes (openraft sends up to `max_payload_entries` entries of any size) would outlast
+/// any reasonable RPC timeout.
+pub const APPEND_BYTES_TARGET_DEFAULT: usize = 4 * 1024 * 1024;
+/// The least time an RPC is given, whatever openraft's budget (`soft_ttl`, 3/4 of the
+/// heartbeat interval, a few hundred milliseconds): a busy follower's fsync or a loaded
+/// machine's scheduling can take longer, and a timed-out RPC costs a reconnection and a
+/// backoff (elections, at worst) for no gain.
+pub const RPC_TIMEOUT_MIN_DEFAULT: Duration = Duration::from_secs(1);
 
 /// Settings of one server's side of the transport. Both the outbound side ([`crate::PeerNetwork`])
 /// and the inbound side ([`crate::serve`]) take one.
@@ -67,6 +78,10 @@ pub struct PeerConfig {
     pub stream_queue_max: usize,
     /// [`STREAM_IDLE_TIMEOUT_DEFAULT`].
     pub stream_idle_timeout: Duration,
+    /// [`APPEND_BYTES_TARGET_DEFAULT`].
+    pub append_bytes_target: usize,
+    /// [`RPC_TIMEOUT_MIN_DEFAULT`].
+    pub rpc_timeout_min: Duration,
 }
 
 impl PeerConfig {
@@ -82,6 +97,8 @@ impl PeerConfig {
             snapshot_idle_timeout: SNAPSHOT_IDLE_TIMEOUT_DEFAULT,
             stream_queue_max: STREAM_QUEUE_MAX_DEFAULT,
             stream_idle_timeout: STREAM_IDLE_TIMEOUT_DEFAULT,
+            append_bytes_target: APPEND_BYTES_TARGET_DEFAULT,
+            rpc_timeout_min: RPC_TIMEOUT_MIN_DEFAULT,
         }
     }
 

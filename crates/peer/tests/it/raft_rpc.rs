@@ -242,3 +242,47 @@ async fn an_oversize_batch_is_sent_in_part() {
     assert_eq!(response, AppendEntriesResponse::PartialSuccess(Some(last)));
     server.stop().await;
 }
+
+/// A batch over `append_bytes_target` (but within the frame limit) is cut the same way, so
+/// that no AppendEntries outlasts its timeout on the follower's append and fsync.
+#[tokio::test]
+async fn a_batch_over_the_byte_target_is_sent_in_part() {
+    let server = TestServer::start().await;
+    let mut client_config = config(CLIENT_ID);
+    client_config.append_bytes_target = 4 * 1024;
+    let mut net = network(client_config);
+    let mut client = client_to(&mut net, SERVER_ID, &server.node()).await;
+
+    let response = client
+        .append_entries(append(16, &"x".repeat(1000)), option(2000))
+        .await
+        .expect("append");
+    let received = server.handler.appends.lock()[0].entries.len();
+    assert!((1..=4).contains(&received), "{received}");
+    let last = openraft::testing::log_id::<TestConfig>(1, CLIENT_ID, received as u64);
+    assert_eq!(response, AppendEntriesResponse::PartialSuccess(Some(last)));
+    server.stop().await;
+}
+
+/// openraft's budget (3/4 of a heartbeat) is raised to `rpc_timeout_min`.
+#[tokio::test]
+async fn an_rpc_is_given_at_least_the_minimum_timeout() {
+    let server = TestServer::start().await;
+    server.handler.hang_appends.store(1, Ordering::SeqCst);
+    let mut client_config = config(CLIENT_ID);
+    client_config.rpc_timeout_min = Duration::from_millis(700);
+    let mut net = network(client_config);
+    let mut client = client_to(&mut net, SERVER_ID, &server.node()).await;
+    let started = Instant::now();
+    let err = client
+        .append_entries(append(1, "a"), option(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RPCError::Timeout(_)), "{err:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

@@ -153,7 +153,7 @@ impl Proposer {
         match (state.role, state.leader) {
             (Role::Leader, _) => self.propose_locally(entry).await,
             (_, Some(leader)) if leader != self.server_id => forwarder
-                .send(leader, &StreamMessage::Forward(entry))
+                .send(leader, state.term, &StreamMessage::Forward(entry))
                 .await
                 .map_err(|e| Refused::Forward(e.to_string())),
             _ => Err(Refused::NoLeader),

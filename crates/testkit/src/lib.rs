@@ -6,6 +6,8 @@
 //!   `SKIP: <reason>` and return when it cannot.
 //! * [`CorralProcess`] runs a Corral server executable (for integration tests, the path comes
 //!   from `env!("CARGO_BIN_EXE_corral")`) and waits until it answers `ruok`.
+//! * [`proxy::Proxy`] is a TCP proxy a test can partition (black hole, one-way, reset, hold, delay),
+//!   for network faults between real processes.
 //! * [`four_letter_word`] sends a ZooKeeper four-letter word (`ruok`, `srvr`, `mntr`, ...) over TCP
 //!   and returns the answer; [`free_port`] picks an unused TCP port on 127.0.0.1.
 //!
@@ -31,6 +33,7 @@ mod apache;
 mod corral;
 mod fourlw;
 mod process;
+pub mod proxy;
 
 pub use apache::{
     apache_zk_available, apache_zk_classpath, apache_zk_or_skip, ApacheZk, ApacheZkOptions,
@@ -38,6 +41,7 @@ pub use apache::{
 };
 pub use corral::CorralProcess;
 pub use fourlw::{four_letter_word, four_letter_word_with_timeout, FOUR_LETTER_WORD_TIMEOUT};
+pub use proxy::Proxy;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;

@@ -43,6 +43,11 @@ pub(crate) enum ForwardError {
 
 struct Current {
     leader: ServerId,
+    /// The term the stream was opened in: a stream never outlives its term. The connection
+    /// of an earlier term may be silently dead (a partition that dropped its bytes leaves it
+    /// open and mute, and a one-way stream never learns), and after a term change the
+    /// connections with writes on it have been closed anyway.
+    term: u64,
     stream: Arc<AppStream>,
     /// Stops the task that watches this stream break, once the stream is replaced.
     watching: CancellationToken,
@@ -78,15 +83,18 @@ impl Forwarder {
     pub(crate) async fn send(
         &self,
         leader: ServerId,
+        term: u64,
         message: &StreamMessage,
     ) -> Result<(), ForwardError> {
         let body = message::encode(message)?;
         let mut current = self.current.lock().await;
         let stream = match current.as_ref() {
-            Some(c) if c.leader == leader && !c.stream.is_broken() => c.stream.clone(),
+            Some(c) if c.leader == leader && c.term == term && !c.stream.is_broken() => {
+                c.stream.clone()
+            }
             _ => {
                 self.abandon(current.take());
-                let opened = self.open(leader).await?;
+                let opened = self.open(leader, term).await?;
                 let stream = opened.stream.clone();
                 *current = Some(opened);
                 stream
@@ -142,7 +150,7 @@ impl Forwarder {
         }
     }
 
-    async fn open(&self, leader: ServerId) -> Result<Current, ForwardError> {
+    async fn open(&self, leader: ServerId, term: u64) -> Result<Current, ForwardError> {
         let link = (self.link_to)(leader).ok_or(ForwardError::UnknownServer(leader))?;
         let stream = link.open_stream().await.map_err(|e| ForwardError::Link {
             leader,
@@ -155,9 +163,10 @@ impl Forwarder {
             watching.clone(),
             self.broken.clone(),
         ));
-        tracing::info!(leader, "forwarding writes to the leader");
+        tracing::info!(leader, term, "forwarding writes to the leader");
         Ok(Current {
             leader,
+            term,
             stream,
             watching,
         })

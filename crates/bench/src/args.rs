@@ -5,7 +5,12 @@
 //!
 //! An optional first word picks the [`Mode`]: `corral bench` (or `corral bench workloads`) runs
 //! the workloads, `corral bench populate` loads a large tree, `corral bench fsync` measures the
-//! disk; all three share this one struct, so the binary mounting it needs no change.
+//! disk, `corral bench failover` times a leader kill; all share this one struct, so the binary
+//! mounting it needs no change.
+//!
+//! A target is one server (`name=host:port`) or an ensemble (`name=host:port|host:port|...`):
+//! `,` separates targets and `|` the servers of one target, so every `--addr` that worked
+//! before an ensemble could be named still means the same.
 
 use std::path::PathBuf;
 
@@ -63,6 +68,12 @@ pub enum Mode {
     /// `--dir`, for `--seconds` appending and `--seconds` inside a preallocated file: the
     /// bound of durable write throughput on that disk.
     Fsync,
+    /// Failover time of one ensemble target: one session writes (setData, one request in
+    /// flight) through the target's first server; after `--kill-after-s` the process
+    /// `--kill-pid` (the leader) gets SIGKILL; on a lost connection the session re-attaches
+    /// round robin over the target's servers. Reports the time from the kill to the first
+    /// acknowledged write sent after it, waiting up to `--seconds`.
+    Failover,
 }
 
 impl Mode {
@@ -71,22 +82,40 @@ impl Mode {
             Mode::Workloads => "workloads",
             Mode::Populate => "populate",
             Mode::Fsync => "fsync",
+            Mode::Failover => "failover",
         }
     }
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What to do: run the workloads (default), populate a tree, or probe fsync.
+    /// What to do: run the workloads (default), populate a tree, probe fsync, or time a
+    /// failover.
     #[arg(value_enum, default_value = "workloads")]
     pub mode: Mode,
-    /// Servers to load, comma separated `host:port` or `name=host:port`. Several run side by
+    /// Targets to load, comma separated `host:port` or `name=host:port`. Several run side by
     /// side (workloads interleaved) and the report gives the ratios of the first to the others.
+    /// An ensemble target lists its servers separated by `|`:
+    /// `--addr 'corral=127.0.0.1:2181|127.0.0.1:2182|127.0.0.1:2183,zk=127.0.0.1:2281|...'`;
+    /// its sessions are spread round robin over its servers (session i on server i mod n),
+    /// as ZooKeeper clients spread over a connect string.
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:2181")]
     pub addr: Vec<String>,
     /// Names a target: `name=host:port` (repeatable); an address not in --addr is added.
     #[arg(long = "label")]
     pub labels: Vec<String>,
+    /// Server process ids of a target, `name=pid` or `name=pid|pid|pid` for an ensemble
+    /// (comma separated or repeated): each workload then reports the servers' CPU time (user +
+    /// system from /proc/<pid>/stat, summed over the pids) per op, and the load generator's
+    /// own.
+    #[arg(long = "pid", value_delimiter = ',')]
+    pub pids: Vec<String>,
+    /// failover: the process to SIGKILL (the target's leader).
+    #[arg(long)]
+    pub kill_pid: Option<u32>,
+    /// failover: seconds of writes before the kill.
+    #[arg(long, default_value_t = 3.0)]
+    pub kill_after_s: f64,
     /// Sessions (connections) per target.
     #[arg(long, default_value_t = 8)]
     pub sessions: usize,
@@ -148,6 +177,9 @@ impl Default for BenchArgs {
             mode: Mode::Workloads,
             addr: vec!["127.0.0.1:2181".into()],
             labels: Vec::new(),
+            pids: Vec::new(),
+            kill_pid: None,
+            kill_after_s: 3.0,
             sessions: 8,
             in_flight: 16,
             ops: vec![
@@ -174,11 +206,47 @@ impl Default for BenchArgs {
     }
 }
 
-/// A server under test.
+/// A server or an ensemble under test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub name: String,
+    /// `host:port`, or the servers of an ensemble as `host:port|host:port|...`.
     pub addr: String,
+    /// Its server processes (`--pid`), whose CPU time the report gives per op.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pids: Vec<u32>,
+}
+
+impl Target {
+    /// A target without pids.
+    pub fn new(name: impl Into<String>, addr: impl Into<String>) -> Target {
+        Target {
+            name: name.into(),
+            addr: addr.into(),
+            pids: Vec::new(),
+        }
+    }
+
+    /// The servers' addresses, in order (one for a single server).
+    pub fn servers(&self) -> Vec<&str> {
+        let servers: Vec<&str> = self
+            .addr
+            .split('|')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if servers.is_empty() {
+            vec![self.addr.as_str()]
+        } else {
+            servers
+        }
+    }
+
+    /// The server session `index` connects to: round robin over [`Target::servers`].
+    pub fn server_for(&self, index: usize) -> &str {
+        let servers = self.servers();
+        servers[index % servers.len()]
+    }
 }
 
 /// Upper bounds on the arguments, so a typo cannot ask for a million connections.
@@ -208,6 +276,22 @@ impl BenchArgs {
                     return invalid(format!("--value-bytes must be 1..={VALUE_BYTES_MAX}"));
                 }
                 return Ok(Vec::new());
+            }
+            Mode::Failover => {
+                if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
+                    return invalid("--seconds must be positive".into());
+                }
+                if !(self.kill_after_s >= 0.0 && self.kill_after_s.is_finite()) {
+                    return invalid("--kill-after-s must not be negative".into());
+                }
+                if self.value_bytes > VALUE_BYTES_MAX {
+                    return invalid(format!("--value-bytes must be at most {VALUE_BYTES_MAX}"));
+                }
+                let targets = self.targets()?;
+                if targets.len() != 1 {
+                    return invalid("failover takes exactly one target in --addr".into());
+                }
+                return Ok(targets);
             }
         }
         if self.sessions == 0 || self.sessions > SESSIONS_MAX {
@@ -277,10 +361,7 @@ impl BenchArgs {
                 })?;
             match targets.iter_mut().find(|t| t.addr == addr) {
                 Some(target) => target.name = name.to_owned(),
-                None => targets.push(Target {
-                    name: name.to_owned(),
-                    addr: addr.to_owned(),
-                }),
+                None => targets.push(parse_target(label)?),
             }
         }
         if targets.is_empty() {
@@ -294,6 +375,16 @@ impl BenchArgs {
                 )));
             }
         }
+        for item in self.pids.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let bad = || BenchError::InvalidArgs(format!("--pid {item}: want name=pid|pid|..."));
+            let (name, pids) = item.split_once('=').ok_or_else(bad)?;
+            let target = targets.iter_mut().find(|t| t.name == name).ok_or_else(|| {
+                BenchError::InvalidArgs(format!("--pid {item}: no target named {name}"))
+            })?;
+            for pid in pids.split('|').map(str::trim) {
+                target.pids.push(pid.parse().map_err(|_| bad())?);
+            }
+        }
         Ok(targets)
     }
 }
@@ -303,13 +394,10 @@ fn parse_target(item: &str) -> Result<Target, BenchError> {
         Some((name, addr)) => (name, addr),
         None => (item, item),
     };
-    if name.is_empty() || addr.is_empty() {
+    if name.is_empty() || addr.is_empty() || addr.split('|').any(|s| s.trim().is_empty()) {
         return Err(BenchError::InvalidArgs(format!("--addr {item}")));
     }
-    Ok(Target {
-        name: name.to_owned(),
-        addr: addr.to_owned(),
-    })
+    Ok(Target::new(name, addr))
 }
 
 #[cfg(test)]
@@ -340,14 +428,8 @@ mod tests {
         assert_eq!(
             targets,
             vec![
-                Target {
-                    name: "corral".into(),
-                    addr: "127.0.0.1:1".into()
-                },
-                Target {
-                    name: "zk".into(),
-                    addr: "127.0.0.1:2".into()
-                },
+                Target::new("corral", "127.0.0.1:1"),
+                Target::new("zk", "127.0.0.1:2"),
             ]
         );
         assert_eq!(
@@ -356,6 +438,69 @@ mod tests {
         );
         assert_eq!(cli.bench.requests, Some(1000));
         assert_eq!(cli.bench.value_bytes, 100);
+    }
+
+    #[test]
+    fn ensembles_and_pids() {
+        let cli = Cli::parse_from([
+            "bench",
+            "--addr",
+            "corral=127.0.0.1:1|127.0.0.1:2|127.0.0.1:3,zk=127.0.0.1:4,127.0.0.1:5|127.0.0.1:6",
+            "--pid",
+            "corral=11|12|13,zk=14",
+            "--pid",
+            "127.0.0.1:5|127.0.0.1:6=15",
+        ]);
+        let targets = cli.bench.validate().unwrap();
+        assert_eq!(targets.len(), 3);
+        assert_eq!(
+            targets[0].servers(),
+            vec!["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+        );
+        assert_eq!(targets[0].pids, vec![11, 12, 13]);
+        assert_eq!(
+            (0..5).map(|i| targets[0].server_for(i)).collect::<Vec<_>>(),
+            vec![
+                "127.0.0.1:1",
+                "127.0.0.1:2",
+                "127.0.0.1:3",
+                "127.0.0.1:1",
+                "127.0.0.1:2"
+            ]
+        );
+        assert_eq!(targets[1].servers(), vec!["127.0.0.1:4"]);
+        assert_eq!(targets[1].server_for(7), "127.0.0.1:4");
+        assert_eq!(targets[1].pids, vec![14]);
+        assert_eq!(targets[2].name, "127.0.0.1:5|127.0.0.1:6");
+        assert_eq!(targets[2].pids, vec![15]);
+        for bad in [vec!["a=127.0.0.1:1||127.0.0.1:2"], vec!["a=127.0.0.1:1|"]] {
+            let args = BenchArgs {
+                addr: bad.iter().map(|s| s.to_string()).collect(),
+                ..BenchArgs::default()
+            };
+            assert!(args.validate().is_err(), "{bad:?}");
+        }
+        for bad in ["b=1", "a=x", "a", "a=1||2"] {
+            let args = BenchArgs {
+                addr: vec!["a=127.0.0.1:1".into()],
+                pids: vec![bad.into()],
+                ..BenchArgs::default()
+            };
+            assert!(args.validate().is_err(), "{bad}");
+        }
+        let failover = |addr: Vec<String>| BenchArgs {
+            mode: Mode::Failover,
+            addr,
+            ..BenchArgs::default()
+        };
+        assert!(failover(vec!["a=127.0.0.1:1|127.0.0.1:2".into()])
+            .validate()
+            .is_ok());
+        assert!(
+            failover(vec!["a=127.0.0.1:1".into(), "b=127.0.0.1:2".into()])
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]

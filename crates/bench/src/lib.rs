@@ -16,13 +16,22 @@
 //! - [`populate`]: `corral bench populate`, a large tree left on each target (for memory,
 //!   restart and snapshot measurements).
 //! - [`fsync`]: `corral bench fsync`, the raw fdatasync rate of a disk.
+//! - [`failover`]: `corral bench failover`, the write outage when an ensemble's leader is
+//!   killed.
+//! - [`cpu`]: server and load-generator CPU time per op from `/proc/<pid>/stat`.
 //!
-//! `scripts/bench/compare.sh` drives all of it against Corral and Apache ZooKeeper.
+//! A target may be an ensemble (`name=host:port|host:port|...`): its sessions spread round
+//! robin over its servers.
+//!
+//! `scripts/bench/compare.sh` drives all of it against Corral and Apache ZooKeeper standalone,
+//! `scripts/bench/ensemble-compare.sh` against three-server ensembles of both.
 
 pub mod args;
 pub mod batch;
+pub mod cpu;
 pub mod driver;
 pub mod error;
+pub mod failover;
 pub mod fsync;
 pub mod layout;
 pub mod populate;
@@ -70,6 +79,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
                 tokio::task::spawn_blocking(move || fsync::probe(&dir, duration, bytes)).await??;
             let mut report = empty_report(&args, targets, seed);
             report.fsync = Some(result);
+            return Ok(report);
+        }
+        Mode::Failover => {
+            let pid = args.kill_pid.ok_or_else(|| {
+                BenchError::InvalidArgs("failover needs --kill-pid (the leader's pid)".into())
+            })?;
+            let result =
+                failover::failover(&targets[0], &args, move || failover::sigkill(pid)).await?;
+            let mut report = empty_report(&args, targets, seed);
+            report.failover = Some(result);
             return Ok(report);
         }
     }
@@ -126,6 +145,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
         cleanup,
         populate: Vec::new(),
         fsync: None,
+        failover: None,
     })
 }
 
@@ -150,6 +170,7 @@ fn empty_report(args: &BenchArgs, targets: Vec<Target>, seed: u64) -> BenchRepor
         cleanup: Vec::new(),
         populate: Vec::new(),
         fsync: None,
+        failover: None,
     }
 }
 

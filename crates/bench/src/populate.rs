@@ -130,7 +130,8 @@ pub async fn populate(target: &Target, args: &BenchArgs) -> Result<PopulateResul
         timeout_ms: args.session_timeout_ms,
         ..ConnectOptions::default()
     };
-    let connects = (0..args.sessions).map(|_| Client::connect(&target.addr, options.clone()));
+    let connects =
+        (0..args.sessions).map(|i| Client::connect(target.server_for(i), options.clone()));
     let mut clients = Vec::with_capacity(args.sessions);
     for client in futures::future::join_all(connects).await {
         let client = client.map_err(client_error)?;

@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Mode, Target, Workload};
+use crate::cpu::CpuUse;
+use crate::failover::FailoverResult;
 use crate::fsync::FsyncResult;
 use crate::populate::PopulateResult;
 use crate::stats::{named_codes, Latency, SessionOutcome};
@@ -51,6 +53,10 @@ pub struct WorkloadResult {
     pub latency: Latency,
     /// Why a session's connection broke during the measured phase, if one did.
     pub failure: Option<String>,
+    /// CPU time of the target's `--pid` processes and of the load generator, measured phase
+    /// only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUse>,
 }
 
 impl WorkloadResult {
@@ -77,6 +83,7 @@ impl WorkloadResult {
             ops_per_s,
             latency,
             failure: outcome.failure.clone(),
+            cpu: None,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct BenchReport {
     /// fsync mode: the probe's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fsync: Option<FsyncResult>,
+    /// failover mode: what the writing session saw around the kill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverResult>,
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -157,6 +167,10 @@ impl BenchReport {
             Mode::Workloads => self.render_workloads(),
             Mode::Populate => self.render_populate(),
             Mode::Fsync => self.render_fsync(),
+            Mode::Failover => self.failover.as_ref().map_or_else(
+                || String::from("failover: no result\n"),
+                FailoverResult::render,
+            ),
         }
     }
 
@@ -235,13 +249,29 @@ impl BenchReport {
         for target in &self.targets {
             let _ = writeln!(out, "target {} = {}", target.name, target.addr);
         }
-        let _ = writeln!(
+        for target in self.targets.iter().filter(|t| !t.pids.is_empty()) {
+            let pids: Vec<String> = target.pids.iter().map(u32::to_string).collect();
+            let _ = writeln!(out, "target {} pids {}", target.name, pids.join(" "));
+        }
+        // CPU columns only when some target has pids: server CPU per op (summed over its pids)
+        // and the load generator's own.
+        let with_cpu = self.targets.iter().any(|t| !t.pids.is_empty());
+        let _ = write!(
             out,
             "\n{:<8} {:<16} {:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
             "workload", "target", "ops", "ops/s", "p50 ms", "p99 ms", "p999 ms", "max ms", "errors"
         );
+        let _ = writeln!(
+            out,
+            "{}",
+            if with_cpu {
+                format!(" {:>11} {:>11}", "srv us/op", "bench us/op")
+            } else {
+                String::new()
+            }
+        );
         for r in &self.results {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:<8} {:<16} {:>10} {:>12.0} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8}",
                 r.workload.name(),
@@ -253,6 +283,21 @@ impl BenchReport {
                 ms(r.latency.p999_us),
                 ms(r.latency.max_us),
                 r.errors
+            );
+            let cpu = r.cpu.clone().unwrap_or_default();
+            let us = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+            let _ = writeln!(
+                out,
+                "{}",
+                if with_cpu {
+                    format!(
+                        " {:>11} {:>11}",
+                        us(cpu.server_us_per_op),
+                        us(cpu.client_us_per_op)
+                    )
+                } else {
+                    String::new()
+                }
             );
             if !r.error_codes.is_empty() {
                 let _ = writeln!(out, "         errors: {:?}", r.error_codes);

@@ -17,6 +17,7 @@ use corral_client::{Client, ConnectOptions};
 
 use crate::args::{BenchArgs, Target, Workload};
 use crate::batch::{self, BatchError, Tally};
+use crate::cpu::CpuSample;
 use crate::driver::{self, Plan, Session, Stop};
 use crate::error::BenchError;
 use crate::layout::Layout;
@@ -36,7 +37,7 @@ fn open_acl() -> Vec<Acl> {
 }
 
 impl TargetRun {
-    /// Opens `args.sessions` sessions to the target.
+    /// Opens `args.sessions` sessions to the target, spread round robin over its servers.
     pub async fn connect(
         index: usize,
         target: &Target,
@@ -47,7 +48,8 @@ impl TargetRun {
             in_flight_max: args.in_flight.max(16),
             ..ConnectOptions::default()
         };
-        let connects = (0..args.sessions).map(|_| Client::connect(&target.addr, options.clone()));
+        let connects =
+            (0..args.sessions).map(|i| Client::connect(target.server_for(i), options.clone()));
         let mut sessions = Vec::with_capacity(args.sessions);
         for (index, client) in futures::future::join_all(connects)
             .await
@@ -160,16 +162,20 @@ impl TargetRun {
                 budget: None,
             },
         };
+        let cpu_before = CpuSample::take(&self.target.pids);
         let started = Instant::now();
         let outcome = self.run_sessions(&plan, stop).await;
         let elapsed_s = started.elapsed().as_secs_f64();
-        WorkloadResult::new(
+        let cpu = cpu_before.usage(&CpuSample::take(&self.target.pids), outcome.ops);
+        let mut result = WorkloadResult::new(
             workload,
             &self.target,
             &outcome,
             elapsed_s,
             Latency::of(&outcome.latency_us),
-        )
+        );
+        result.cpu = Some(cpu);
+        result
     }
 
     /// Runs every session to `stop` on its own task; merges what they measured.
@@ -213,13 +219,17 @@ impl TargetRun {
             failed: 0,
         };
         if clients.is_empty() {
-            // Every session broke: one fresh connection to clean up with.
-            match Client::connect(&self.target.addr, ConnectOptions::default()).await {
-                Ok(client) => clients.push(client),
-                Err(_) => {
-                    report.failed = 1;
-                    return report;
+            // Every session broke: one fresh connection to clean up with, to the first server
+            // of the target's that takes one.
+            for server in self.target.servers() {
+                if let Ok(client) = Client::connect(server, ConnectOptions::default()).await {
+                    clients.push(client);
+                    break;
                 }
+            }
+            if clients.is_empty() {
+                report.failed = 1;
+                return report;
             }
         }
         let delete = |path: String| multi_op::delete(&path, -1);

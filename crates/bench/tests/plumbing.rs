@@ -174,3 +174,101 @@ async fn fsync_probe_reports_a_rate() {
             > 0.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ensemble_target_spreads_sessions_and_reports_cpu() {
+    let a = FakeZk::start().await;
+    let b = a.replica().await;
+    let c = a.replica().await;
+    let single = FakeZk::start().await;
+    let me = std::process::id();
+    let args = BenchArgs {
+        sessions: 6,
+        ops: vec![Workload::Create, Workload::Get],
+        addr: vec![
+            format!("ens={}|{}|{}", a.addr, b.addr, c.addr),
+            format!("one={}", single.addr),
+        ],
+        pids: vec![format!("ens={me}|{me}|{me}")],
+        ..args(Vec::new())
+    };
+    let report = run(args).await.unwrap();
+    // Six sessions over three servers: two each (plus cleanup needs no new connection).
+    assert_eq!(
+        (a.connections(), b.connections(), c.connections()),
+        (2, 2, 2)
+    );
+    assert_eq!(single.connections(), 6);
+    assert_eq!(report.targets[0].pids, vec![me, me, me]);
+    for result in &report.results {
+        assert_eq!(result.ops, 300, "{result:?}");
+        assert_eq!(result.errors, 0, "{result:?}");
+        let cpu = result.cpu.as_ref().unwrap();
+        if result.target == "ens" {
+            assert_eq!(cpu.server_pids, 3, "{result:?}");
+            assert!(cpu.server_us_per_op.is_some(), "{result:?}");
+        } else {
+            assert_eq!(cpu.server_pids, 0, "{result:?}");
+            assert_eq!(cpu.server_us_per_op, None, "{result:?}");
+        }
+    }
+    // The shared tree is clean again.
+    assert_eq!(a.paths(), Vec::<String>::new());
+    assert_eq!(single.paths(), Vec::<String>::new());
+    let table = report.render_table();
+    assert!(table.contains("srv us/op"), "{table}");
+    assert!(
+        table.contains(&format!("target ens pids {me} {me} {me}")),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_reattaches_to_another_server_and_times_the_outage() {
+    use corral_bench::{failover, Target};
+    let a = FakeZk::start().await;
+    let b = a.replica().await;
+    let target = Target::new("ens", format!("{}|{}", a.addr, b.addr));
+    let args = BenchArgs {
+        kill_after_s: 0.3,
+        duration_s: 5.0,
+        ..BenchArgs::default()
+    };
+    let stop_a = a.stopper();
+    let result = failover::failover(&target, &args, move || {
+        stop_a();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    println!("{}", result.render());
+    assert!(result.recovered, "{result:?}");
+    assert!(result.writes_before_kill > 0, "{result:?}");
+    let failover_ms = result.failover_ms.unwrap();
+    assert!((0.0..5000.0).contains(&failover_ms), "{result:?}");
+    assert!(result.max_gap_ms.unwrap() >= 0.0, "{result:?}");
+    assert_eq!(result.connections_lost, 1, "{result:?}");
+    assert_eq!(result.server_before, a.addr);
+    assert_eq!(result.server_after.as_deref(), Some(b.addr.as_str()));
+    // The fake gives every connection a new session id.
+    assert_eq!(result.session, "new");
+    assert!(
+        result.events.iter().any(|e| e.what == "killed"),
+        "{result:?}"
+    );
+    // The node it wrote is deleted at the end.
+    assert_eq!(b.paths(), Vec::<String>::new());
+
+    // A kill that fails fails the run.
+    let c = FakeZk::start().await;
+    let target = Target::new("one", c.addr.clone());
+    let args = BenchArgs {
+        kill_after_s: 0.0,
+        ..args
+    };
+    let err = failover::failover(&target, &args, || Err("no such process".into()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such process"), "{err}");
+    assert_eq!(c.paths(), Vec::<String>::new());
+}

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod apache;
+mod apache_ensemble;
 mod corral;
 mod fourlw;
 mod process;
@@ -39,6 +40,7 @@ pub use apache::{
     apache_zk_available, apache_zk_classpath, apache_zk_or_skip, ApacheZk, ApacheZkOptions,
     APACHE_ZK_OPTIONAL_JARS, APACHE_ZK_REQUIRED_JARS, REQUIRE_APACHE_ZK_ENV,
 };
+pub use apache_ensemble::{ApacheZkEnsemble, ApacheZkEnsembleOptions};
 pub use corral::CorralProcess;
 pub use fourlw::{four_letter_word, four_letter_word_with_timeout, FOUR_LETTER_WORD_TIMEOUT};
 pub use proxy::Proxy;

@@ -1,8 +1,13 @@
 //! A tiny in-memory ZooKeeper-protocol server: enough of create / delete / setData / getData /
 //! exists / getChildren / multi / ping / closeSession to exercise the benchmark's plumbing. Not
 //! a reference for semantics (no ACLs, watches, ephemerals or sequence numbers).
+//!
+//! [`FakeZk::replica`] serves the same tree on another port (an "ensemble" of fakes), and
+//! [`FakeZk::stopper`] gives a function that stops a fake as a crash would: the listener and
+//! every connection close at once.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -212,33 +217,78 @@ impl Tree {
     }
 }
 
+type Tasks = Arc<Mutex<Vec<tokio::task::AbortHandle>>>;
+
+static NEXT_SESSION_ID: AtomicI64 = AtomicI64::new(0x0100_0000_0000_0001);
+
 /// A running fake server on 127.0.0.1.
 pub struct FakeZk {
     pub addr: String,
     tree: Arc<Mutex<Tree>>,
-    accept: tokio::task::JoinHandle<()>,
+    /// The accept loop and every connection's task.
+    tasks: Tasks,
+    connections: Arc<AtomicUsize>,
 }
 
 impl Drop for FakeZk {
     fn drop(&mut self) {
-        self.accept.abort();
+        for task in self.tasks.lock().iter() {
+            task.abort();
+        }
     }
 }
 
 impl FakeZk {
     pub async fn start() -> FakeZk {
+        FakeZk::serving(Arc::new(Mutex::new(Tree::new()))).await
+    }
+
+    /// Another server of the same tree.
+    #[allow(dead_code)]
+    pub async fn replica(&self) -> FakeZk {
+        FakeZk::serving(self.tree.clone()).await
+    }
+
+    async fn serving(tree: Arc<Mutex<Tree>>) -> FakeZk {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let tree = Arc::new(Mutex::new(Tree::new()));
         let shared = tree.clone();
+        let tasks: Tasks = Arc::default();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (conn_tasks, counter) = (tasks.clone(), connections.clone());
         let accept = tokio::spawn(async move {
-            let mut session_id = 0x0100_0000_0000_0000;
             while let Ok((stream, _)) = listener.accept().await {
-                session_id += 1;
-                tokio::spawn(serve(stream, shared.clone(), session_id));
+                // Unique across fakes: a session never re-attaches, even to a replica.
+                let session_id = NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed);
+                counter.fetch_add(1, Ordering::Relaxed);
+                let task = tokio::spawn(serve(stream, shared.clone(), session_id));
+                conn_tasks.lock().push(task.abort_handle());
             }
         });
-        FakeZk { addr, tree, accept }
+        tasks.lock().push(accept.abort_handle());
+        FakeZk {
+            addr,
+            tree,
+            tasks,
+            connections,
+        }
+    }
+
+    /// Connections accepted so far.
+    #[allow(dead_code)]
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// A function that stops this server: no more accepts, every connection closed.
+    #[allow(dead_code)]
+    pub fn stopper(&self) -> impl FnOnce() + Send + 'static {
+        let tasks = self.tasks.clone();
+        move || {
+            for task in tasks.lock().iter() {
+                task.abort();
+            }
+        }
     }
 
     /// Paths of every node but the root.

@@ -17,6 +17,8 @@
 //! - `targeted`: hand-written differential cases (built-in nodes, path validation, sequential
 //!   names, cversion/pzxid, getACL masking, handshake, reconnects, setWatches).
 //! - `corral39`: Corral's 3.9 behaviour where the versions differ.
+//! - `ensembles`: the generated sequences against a three-server ensemble of each, through a
+//!   follower (`ensemble_sequences`, `DIFF_ENSEMBLE_SEQUENCES`, default 100).
 //!
 //! Replaying: a failure prints its seed; `DIFF_SEED=<n> cargo test -p corral --test
 //! differential generated_sequences` runs that sequence alone, and `DIFF_TRACE=1` prints each
@@ -29,6 +31,7 @@
 mod compare;
 mod corral39;
 mod duo;
+mod ensembles;
 mod gen;
 mod model;
 mod pair;
@@ -47,6 +50,8 @@ use tokio::sync::Semaphore;
 const SEQUENCES_DEFAULT: u64 = 500;
 /// First seed unless `DIFF_BASE_SEED` says otherwise.
 const BASE_SEED_DEFAULT: u64 = 1;
+/// Sequences against the two ensembles unless `DIFF_ENSEMBLE_SEQUENCES` says otherwise.
+const ENSEMBLE_SEQUENCES_DEFAULT: u64 = 100;
 /// Sequences in flight at once: they mostly wait on round trips, so more than the cores.
 const CONCURRENCY: usize = 16;
 
@@ -74,14 +79,36 @@ fn generated_sequences() {
     let Some(targets) = servers::shared("generated_sequences") else {
         return;
     };
-    let seeds: Vec<u64> = match env_u64("DIFF_SEED") {
+    run_sequences(
+        targets,
+        seeds("DIFF_SEQUENCES", SEQUENCES_DEFAULT),
+        "differential",
+    );
+}
+
+/// The same sequences through a follower of a three-server ensemble of each.
+#[test]
+fn ensemble_sequences() {
+    if !corral_testkit::apache_zk_or_skip("ensemble_sequences") {
+        return;
+    }
+    let ensembles = ensembles::start().expect("both ensembles start");
+    let seeds = seeds("DIFF_ENSEMBLE_SEQUENCES", ENSEMBLE_SEQUENCES_DEFAULT);
+    run_sequences(ensembles.targets.clone(), seeds, "differential (ensembles)");
+}
+
+fn seeds(count_var: &str, count_default: u64) -> Vec<u64> {
+    match env_u64("DIFF_SEED") {
         Some(seed) => vec![seed],
         None => {
             let base = env_u64("DIFF_BASE_SEED").unwrap_or(BASE_SEED_DEFAULT);
-            let count = env_u64("DIFF_SEQUENCES").unwrap_or(SEQUENCES_DEFAULT);
+            let count = env_u64(count_var).unwrap_or(count_default);
             (base..base + count).collect()
         }
-    };
+    }
+}
+
+fn run_sequences(targets: servers::Targets, seeds: Vec<u64>, what: &str) {
     let started = Instant::now();
     let total = runtime().block_on(async {
         let targets = Arc::new(targets);
@@ -117,7 +144,7 @@ fn generated_sequences() {
         total
     });
     println!(
-        "differential: {} sequences, {} steps, {} requests, {} events compared in {:?}; \
+        "{what}: {} sequences, {} steps, {} requests, {} events compared in {:?}; \
          version differences normalised: {:?}",
         total.sequences,
         total.steps,

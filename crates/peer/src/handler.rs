@@ -71,4 +71,9 @@ pub trait InboundHandler<C: RaftTypeConfig>: Send + Sync + 'static {
         from: u64,
         body: Bytes,
     ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// A Raft-channel connection from server `from` ended (closed, reset or failed). A server
+    /// whose process dies closes its connections at once, so this is the earliest sign that
+    /// the leader is gone. The default does nothing.
+    fn raft_connection_closed(&self, _from: u64) {}
 }

@@ -120,7 +120,11 @@ async fn connection<C, H, S>(
         return;
     };
     let result = match conn.channel {
-        Channel::Raft => serve_raft::<C, H>(&mut conn, &shared.handler).await,
+        Channel::Raft => {
+            let result = serve_raft::<C, H>(&mut conn, &shared.handler).await;
+            shared.handler.raft_connection_closed(conn.peer_id);
+            result
+        }
         Channel::Snapshot => {
             let receiver = Receiver {
                 config: &shared.config,

@@ -50,7 +50,7 @@ use crate::raft::peer_link::{RaftInbound, SnapshotFiles};
 use crate::raft::raft_config::{self, RaftConfigError, RaftTimeouts, STANDALONE_TIMEOUTS};
 use crate::raft::role::{current_role, follow_role, Role, RoleState};
 use crate::raft::state_machine::StateMachine;
-use crate::raft::{Consensus, Raft};
+use crate::raft::{Consensus, LostWrite, Raft};
 use crate::replica::Replica;
 use crate::sessions::Sessions as SessionsTable;
 use crate::sessions::{SessionIdAllocator, Sessions};
@@ -234,14 +234,15 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
     let (role_tx, role) = watch::channel(RoleState::LOOKING);
     let tasks = TaskTracker::new();
     let raft_settings = Arc::new(raft_settings);
-    let (raft, route) = match &config.ensemble {
+    let (raft, route, consensus) = match &config.ensemble {
         None => {
             let raft = Raft::new(server_id, raft_settings, NoPeers, log_store, state_machine)
                 .await
                 .map_err(|e| raft_error("start")(e.to_string()))?;
             lead_standalone(&raft, server_id, local_addr).await?;
             role_tx.send_replace(current_role(&raft, server_id));
-            (raft, Route::Standalone)
+            let consensus = Consensus::new(raft.clone());
+            (raft, Route::Standalone, consensus)
         }
         Some(ensemble) => {
             let parts = EnsembleParts {
@@ -269,7 +270,6 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
             .map(|(id, info)| (id, info.timeout_ms)),
     );
 
-    let consensus = Consensus::new(raft.clone());
     let forwarder = match &route {
         Route::Ensemble { forwarder, .. } => Some(forwarder.clone()),
         Route::Standalone => None,
@@ -582,7 +582,7 @@ async fn start_ensemble(
     parts: EnsembleParts<'_>,
     log_store: Log,
     state_machine: StateMachine,
-) -> Result<(Raft, Route), NodeError> {
+) -> Result<(Raft, Route, Consensus), NodeError> {
     let ensemble = parts.ensemble;
     let me = ensemble.my_id;
     let peer_config = corral_peer::PeerConfig::new(me, ensemble.ensemble_id.clone());
@@ -609,8 +609,25 @@ async fn start_ensemble(
     let raft = Raft::new(me, parts.settings, peers, log_store, state_machine)
         .await
         .map_err(|e| raft_error("start")(e.to_string()))?;
+    let link_to: LinkTo = {
+        let endpoints = endpoints.clone();
+        Arc::new(move |id| {
+            endpoints
+                .get(&id)
+                .map(|endpoint| network.app_link(id, endpoint))
+        })
+    };
+    let forwarder = Arc::new(Forwarder::new(
+        link_to,
+        me,
+        ensemble.members.keys().copied().collect(),
+    ));
+    let consensus = Consensus::watching_lost_writes(
+        raft.clone(),
+        lost_writes(me, parts.registry.clone(), forwarder.clone()),
+    );
     let cluster = ClusterInbound::new(
-        Consensus::new(raft.clone()),
+        consensus.clone(),
         parts.role.clone(),
         parts.sessions,
         parts.clock,
@@ -628,11 +645,15 @@ async fn start_ensemble(
         contact,
         endpoints: endpoints.clone(),
         heartbeat: Duration::from_millis(timeouts.heartbeat_interval_ms),
+        voters: ensemble.voters().map(|m| m.id).collect(),
         election_timeout: Duration::from_millis(timeouts.election_timeout_max_ms),
     };
-    parts
-        .tasks
-        .spawn(watch.run(parts.role.clone(), parts.stopped.clone()));
+    parts.tasks.spawn(watch.run(
+        parts.role.clone(),
+        forwarder.broken(),
+        parts.stopped.clone(),
+    ));
+
     parts.tasks.spawn(corral_peer::serve(
         listener,
         peer_config,
@@ -653,11 +674,6 @@ async fn start_ensemble(
         parts.role.clone(),
         parts.stopped.clone(),
     ));
-    let link_to: LinkTo = Arc::new(move |id| {
-        endpoints
-            .get(&id)
-            .map(|endpoint| network.app_link(id, endpoint))
-    });
     tracing::info!(
         server_id = me,
         quorum = %listen,
@@ -668,13 +684,31 @@ async fn start_ensemble(
         raft,
         Route::Ensemble {
             role: parts.role,
-            forwarder: Arc::new(Forwarder::new(
-                link_to,
-                me,
-                ensemble.members.keys().copied().collect(),
-            )),
+            forwarder,
         },
+        consensus,
     ))
+}
+
+/// What happens to a write the log took and then dropped: the connection waiting for it is
+/// closed, here or (for a forwarded write) on the server it came from, so that its client
+/// learns of the loss at once (as ConnectionLoss) instead of waiting for its session's read
+/// timeout. Internal txns (expiry, reaping) are proposed again by the next leader's duties.
+fn lost_writes(me: u64, registry: Arc<Registry>, forwarder: Arc<Forwarder>) -> LostWrite {
+    Arc::new(move |origin, reason| {
+        let Some(origin) = origin else { return };
+        tracing::info!(
+            server = origin.server_id,
+            connection = origin.connection_id,
+            %reason,
+            "the log dropped a write; closing the connection that waits for it"
+        );
+        if origin.server_id != me {
+            forwarder.announce_write_lost(origin.server_id, origin.connection_id);
+        } else if let Some(waiting) = registry.get(origin.connection_id) {
+            waiting.close();
+        }
+    })
 }
 
 /// When this server loses its leader (the leader or the term changes, or an election starts)

@@ -150,6 +150,23 @@ impl Forwarder {
         }
     }
 
+    /// Tells `server` that the leader (this server) dropped a write it forwarded for its
+    /// connection `connection`. Best effort, in the background: if it does not arrive, the
+    /// term change that made the leader drop the write closes that connection anyway.
+    pub(crate) fn announce_write_lost(&self, server: ServerId, connection: u64) {
+        let Ok(body) = message::encode(&ClusterRequest::WriteLost(connection)) else {
+            return;
+        };
+        let Some(link) = (self.link_to)(server) else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(err) = link.request(body, SESSION_MOVED_TIMEOUT).await {
+                tracing::debug!(server, %err, "could not announce a lost write");
+            }
+        });
+    }
+
     async fn open(&self, leader: ServerId, term: u64) -> Result<Current, ForwardError> {
         let link = (self.link_to)(leader).ok_or(ForwardError::UnknownServer(leader))?;
         let stream = link.open_stream().await.map_err(|e| ForwardError::Link {

@@ -72,6 +72,16 @@ impl ClusterApp for ClusterInbound {
                 }
                 message::encode(&ClusterReply::Done).map_err(|e| e.to_string())
             }
+            ClusterRequest::WriteLost(connection) => {
+                if let Some(waiting) = self.registry.get(connection) {
+                    tracing::info!(
+                        connection,
+                        "the leader dropped a forwarded write; closing its connection"
+                    );
+                    waiting.close();
+                }
+                message::encode(&ClusterReply::Done).map_err(|e| e.to_string())
+            }
         }
     }
 

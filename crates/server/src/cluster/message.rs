@@ -31,6 +31,10 @@ pub(crate) enum ClusterRequest {
     /// still holds for it is stale and is closed (ZooKeeper closes it too, never answering
     /// SESSIONMOVED).
     SessionMoved(SessionId),
+    /// The leader dropped a write this server forwarded for connection `.0` (it lost the
+    /// leadership before the write committed): that connection's client waits for an answer
+    /// that will never come, so it is closed (its client retries, as after any connection loss).
+    WriteLost(u64),
 }
 
 /// The answer to a [`ClusterRequest`].

@@ -27,8 +27,11 @@ pub(crate) mod state_machine;
 
 use std::time::Duration;
 
-use corral_entry::{LogEntry, TypeConfig};
+use std::sync::Arc;
+
+use corral_entry::{LogEntry, Origin, TypeConfig};
 use openraft::async_runtime::watch::WatchReceiver;
+use openraft::raft::responder::ProgressResponder;
 use openraft::Instant as _;
 
 pub use role::{Role, RoleState};
@@ -65,23 +68,58 @@ pub(crate) enum ProposeError {
     Stopped(String),
 }
 
+/// Told of an entry the log took and then dropped without applying it (this server lost the
+/// leadership before the entry committed, or refused it as a leader without a quorum): its
+/// client is waiting for an answer that will never come. Called with the entry's origin.
+pub(crate) type LostWrite = Arc<dyn Fn(Option<Origin>, String) + Send + Sync>;
+
 /// What the rest of the server may do with the raft node.
 #[derive(Clone)]
 pub(crate) struct Consensus {
     raft: Raft,
+    /// In an ensemble, where leadership can be lost under a proposal; `None` for a one-voter
+    /// cluster, which never loses it (and so pays nothing to watch its proposals).
+    lost: Option<LostWrite>,
 }
 
 impl Consensus {
     pub(crate) fn new(raft: Raft) -> Consensus {
-        Consensus { raft }
+        Consensus { raft, lost: None }
+    }
+
+    /// A consensus whose dropped proposals are reported to `lost`.
+    pub(crate) fn watching_lost_writes(raft: Raft, lost: LostWrite) -> Consensus {
+        Consensus {
+            raft,
+            lost: Some(lost),
+        }
     }
 
     /// Appends an entry to the log; the state machine answers its client when it applies.
     pub(crate) async fn propose(&self, entry: LogEntry) -> Result<(), ProposeError> {
+        let Some(lost) = &self.lost else {
+            return self
+                .raft
+                .client_write_ff(entry, None)
+                .await
+                .map_err(|fatal| ProposeError::Stopped(fatal.to_string()));
+        };
+        let origin = entry.origin;
+        let (responder, _committed, outcome) = ProgressResponder::new();
         self.raft
-            .client_write_ff(entry, None)
+            .client_write_ff(entry, Some(responder))
             .await
-            .map_err(|fatal| ProposeError::Stopped(fatal.to_string()))
+            .map_err(|fatal| ProposeError::Stopped(fatal.to_string()))?;
+        let lost = lost.clone();
+        tokio::spawn(async move {
+            let reason = match outcome.await {
+                Ok(Ok(_)) => return,
+                Ok(Err(err)) => err.to_string(),
+                Err(_) => "the raft node dropped the entry".to_owned(),
+            };
+            lost(origin, reason);
+        });
+        Ok(())
     }
 
     /// The index a linearizable read must wait for (openraft's read index: a fresh quorum

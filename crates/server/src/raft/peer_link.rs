@@ -110,6 +110,10 @@ impl<A: ClusterApp> InboundHandler<C> for RaftInbound<A> {
     async fn app_message(&self, from: u64, body: Bytes) -> Result<(), String> {
         self.app.message(from, body).await
     }
+
+    fn raft_connection_closed(&self, from: u64) {
+        self.contact.connection_closed(from);
+    }
 }
 
 /// Snapshot files as the transport moves them.

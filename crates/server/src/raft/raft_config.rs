@@ -16,6 +16,11 @@ pub(crate) struct RaftTimeouts {
     /// openraft's `quorum_loss_probe_interval` (the liveness fix of openraft #2080); `None`
     /// for a one-voter cluster, which has no quorum to lose.
     pub quorum_loss_probe_interval_ms: Option<u64>,
+    /// Whether a server that led before a restart leads again at once (openraft's
+    /// `enable_leader_restore`): right for a one-voter cluster (no election to wait for); not
+    /// for an ensemble member, which would claim a leadership the others have moved on from
+    /// and take writes it cannot commit until it learns the newer term.
+    pub leader_restore: bool,
 }
 
 impl RaftTimeouts {
@@ -30,6 +35,7 @@ impl RaftTimeouts {
             quorum_loss_probe_interval_ms: Some(
                 t.election_timeout_max_ms * QUORUM_LOSS_PROBE_PER_ELECTION_TIMEOUT_MAX,
             ),
+            leader_restore: false,
         }
     }
 }
@@ -44,6 +50,7 @@ pub(crate) const STANDALONE_TIMEOUTS: RaftTimeouts = RaftTimeouts {
     election_timeout_max_ms: 2000,
     install_snapshot_timeout_ms: 10_000,
     quorum_loss_probe_interval_ms: None,
+    leader_restore: true,
 };
 
 /// Entries per AppendEntries and per storage append, at most.
@@ -71,6 +78,7 @@ pub(crate) fn build(
         election_timeout_max: timeouts.election_timeout_max_ms,
         install_snapshot_timeout: timeouts.install_snapshot_timeout_ms,
         quorum_loss_probe_interval: timeouts.quorum_loss_probe_interval_ms,
+        enable_leader_restore: Some(timeouts.leader_restore),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_interval_entries),
         max_in_snapshot_log_to_keep: log_kept_entries,
         purge_batch_size: PURGE_BATCH_ENTRIES,

@@ -10,14 +10,18 @@
 //!   versioned encoding.
 //! - [`snapshot_meta`]: the versioned encoding of openraft's snapshot meta, kept inside each
 //!   snapshot file.
+//! - [`runtime`]: openraft's async runtime for Corral (tokio, with random numbers a
+//!   simulation can seed per thread).
 //! - [`types`]: openraft's type configuration ([`TypeConfig`]) and the aliases the storage,
 //!   the server and the data tools share. The `Raft` handle itself is not here: it names the
 //!   state machine, which lives in the server.
 //!
-//! Architecture invariant: this crate depends only on `corral-tree` (for `Txn`), openraft,
-//! serde and postcard; it never names the server, the storage or a socket.
+//! Architecture invariant: this crate depends only on `corral-tree` (for `Txn`), openraft (with
+//! its tokio runtime and rand), serde and postcard; it never names the server, the storage or a
+//! socket.
 
 pub mod log_entry;
+pub mod runtime;
 pub mod snapshot_meta;
 pub mod types;
 

@@ -17,6 +17,7 @@ openraft::declare_raft_types!(
     pub TypeConfig:
         D = LogEntry,
         R = ApplyReply,
+        AsyncRuntime = crate::runtime::CorralRuntime,
 );
 
 /// A server id: ZooKeeper's `myid`.

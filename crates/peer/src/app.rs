@@ -1,6 +1,11 @@
 //! [`AppLink`]: the server's own messages to one peer, opaque bytes to this crate: request /
 //! response (read-index, session revalidation) and ordered one-way streams (`stream.rs`).
+//!
+//! A link runs over TCP (from a [`crate::PeerNetwork`]) or over a [`crate::memory::MemoryNet`]
+//! (which implements [`OverNet`]); callers cannot tell them apart.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,18 +24,50 @@ use crate::stream::AppStream;
 /// from the same [`crate::PeerNetwork`]) share connections and the request cap.
 #[derive(Clone)]
 pub struct AppLink {
+    over: Over,
+}
+
+#[derive(Clone)]
+enum Over {
+    Tcp(TcpLink),
+    Memory(Arc<dyn OverNet>),
+}
+
+#[derive(Clone)]
+struct TcpLink {
     config: Arc<PeerConfig>,
     slot: Arc<PeerSlot>,
 }
 
+pub(crate) type LinkFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A link that is not a TCP connection (the memory net's): the same contract as
+/// [`AppLink::request`] and [`AppLink::open_stream`].
+pub(crate) trait OverNet: Send + Sync + 'static {
+    fn target(&self) -> u64;
+    fn request(&self, body: Bytes, timeout: Duration) -> LinkFuture<'_, Result<Bytes, PeerError>>;
+    fn open_stream(&self) -> LinkFuture<'_, Result<AppStream, PeerError>>;
+}
+
 impl AppLink {
     pub(crate) fn new(config: Arc<PeerConfig>, slot: Arc<PeerSlot>) -> Self {
-        AppLink { config, slot }
+        AppLink {
+            over: Over::Tcp(TcpLink { config, slot }),
+        }
+    }
+
+    pub(crate) fn memory(link: Arc<dyn OverNet>) -> Self {
+        AppLink {
+            over: Over::Memory(link),
+        }
     }
 
     /// The peer's server id.
     pub fn target(&self) -> u64 {
-        self.slot.id
+        match &self.over {
+            Over::Tcp(tcp) => tcp.slot.id,
+            Over::Memory(link) => link.target(),
+        }
     }
 
     /// Sends `body` and returns the peer's answer, all within `timeout` (waiting for one of
@@ -38,6 +75,24 @@ impl AppLink {
     /// its own connection, handed back for the next request on success; a failed or timed-out
     /// request drops it. The peer's handler error comes back as [`PeerError::Remote`].
     pub async fn request(&self, body: Bytes, timeout: Duration) -> Result<Bytes, PeerError> {
+        match &self.over {
+            Over::Tcp(tcp) => tcp.request(body, timeout).await,
+            Over::Memory(link) => link.request(body, timeout).await,
+        }
+    }
+
+    /// Opens a new ordered one-way stream on its own connection (connecting now, so an
+    /// unreachable peer is an error here). See [`AppStream`].
+    pub async fn open_stream(&self) -> Result<AppStream, PeerError> {
+        match &self.over {
+            Over::Tcp(tcp) => tcp.open_stream().await,
+            Over::Memory(link) => link.open_stream().await,
+        }
+    }
+}
+
+impl TcpLink {
+    async fn request(&self, body: Bytes, timeout: Duration) -> Result<Bytes, PeerError> {
         let frame = encode_frame(
             &AppRequest::Request(Blob(body)),
             self.config.frame_bytes_max,
@@ -88,9 +143,7 @@ impl AppLink {
         }
     }
 
-    /// Opens a new ordered one-way stream on its own connection (connecting now, so an
-    /// unreachable peer is an error here). See [`AppStream`].
-    pub async fn open_stream(&self) -> Result<AppStream, PeerError> {
+    async fn open_stream(&self) -> Result<AppStream, PeerError> {
         let conn = self.slot.dial(&self.config, Channel::AppStream).await?;
         AppStream::start(conn, &self.config)
     }

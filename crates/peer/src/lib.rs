@@ -1,5 +1,5 @@
 //! Corral's server-to-server transport: openraft's RPCs, streamed snapshots, and the server's
-//! own messages, over TCP.
+//! own messages, over TCP (or, for simulation, over a network in one process).
 //!
 //! It is generic over openraft's type configuration and names no ZooKeeper type: what the
 //! server replicates and what its messages mean are the server's business.
@@ -10,6 +10,9 @@
 //!   request/response messages and ordered streams ([`AppStream`]).
 //! - Inbound: [`serve`] accepts connections and calls the server's [`InboundHandler`]; received
 //!   snapshots go through the server's [`SnapshotIo`].
+//! - In one process: [`memory::MemoryNet`] carries the same traffic between attached handlers
+//!   without sockets, with seeded faults (partitions, loss, delay, duplication, crashes), for
+//!   deterministic simulation of a whole ensemble; its links are [`AppLink`]s too.
 //!
 //! Wire: length-framed (4-byte big-endian length, `frame.rs`) postcard messages (`message.rs`)
 //! after a versioned hello (`handshake.rs`, [`PEER_PROTOCOL_VERSION`]). Each connection carries
@@ -18,7 +21,8 @@
 //! Files: `config.rs` (settings and limits), `error.rs`, `frame.rs`, `handshake.rs`,
 //! `message.rs` (pure wire formats); `conn.rs` (an established connection and the handshake
 //! on a socket), `pool.rs` (per-peer connection reuse and reachability logs), `client.rs`
-//! (openraft's network), `snapshot.rs`, `app.rs`, `stream.rs`, `handler.rs`, `server.rs`.
+//! (openraft's network), `snapshot.rs`, `app.rs`, `stream.rs`, `handler.rs`, `server.rs`;
+//! `memory/` (the in-process net).
 
 mod app;
 mod client;
@@ -28,6 +32,7 @@ mod error;
 pub mod frame;
 mod handler;
 pub mod handshake;
+pub mod memory;
 pub mod message;
 mod pool;
 mod server;

@@ -58,6 +58,29 @@ impl AppStream {
         })
     }
 
+    /// A stream whose writer the caller provides (the memory net's): it reads the encoded
+    /// frames from the receiver, and must set the reason in the sender before dropping the
+    /// receiver when the stream breaks (as [`Writer::run`] does).
+    pub(crate) fn with_writer(
+        peer: u64,
+        frame_bytes_max: usize,
+        queue_len: usize,
+    ) -> (
+        AppStream,
+        mpsc::Receiver<Vec<u8>>,
+        watch::Sender<Option<String>>,
+    ) {
+        let (queue, queued) = mpsc::channel(queue_len.max(1));
+        let (broken_tx, broken) = watch::channel(None);
+        let stream = AppStream {
+            queue,
+            broken,
+            peer,
+            frame_bytes_max,
+        };
+        (stream, queued, broken_tx)
+    }
+
     /// The peer's server id.
     pub fn target(&self) -> u64 {
         self.peer

@@ -45,5 +45,5 @@ mod watches;
 pub use config::{parse_jvm_flags, ServerConfig};
 pub use corral_storage::WriterMode;
 pub use memory::tune_allocator;
-pub use node::{start, start_in, Environment, Node, NodeError};
-pub use raft::{Role, RoleState};
+pub use node::{start, start_in, Environment, Node, NodeError, PeerFabric};
+pub use raft::{ApplyObserver, Role, RoleState};

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral_entry::TypeConfig;
+use corral_peer::memory::{MemoryEndpoint, MemoryNet};
 use corral_storage::layout::{LOG_DIR_NAME, SNAPSHOT_DIR_NAME, ZOOKEEPER_DATA_DIR_NAME};
 use corral_storage::snapshot::SnapshotStore;
 use corral_storage::vfs::{OsVfs, Vfs};
@@ -43,13 +44,13 @@ use crate::identity::{self, Deployment, IdentityError};
 use crate::leader::LeaderDuties;
 use crate::metrics::Counters;
 use crate::proposer::{Proposer, Route};
-use crate::raft::leader_watch::{LeaderContact, LeaderWatch};
+use crate::raft::leader_watch::{LeaderContact, LeaderProbe, LeaderWatch};
 use crate::raft::membership;
 use crate::raft::network::{ConfiguredPeers, NoPeers};
 use crate::raft::peer_link::{RaftInbound, SnapshotFiles};
 use crate::raft::raft_config::{self, RaftConfigError, RaftTimeouts, STANDALONE_TIMEOUTS};
 use crate::raft::role::{current_role, follow_role, Role, RoleState};
-use crate::raft::state_machine::StateMachine;
+use crate::raft::state_machine::{ApplyObserver, StateMachine, StateMachineOptions};
 use crate::raft::{Consensus, LostWrite, Raft};
 use crate::replica::Replica;
 use crate::sessions::Sessions as SessionsTable;
@@ -123,8 +124,25 @@ pub struct Environment {
     /// [`Node::connect`].
     pub listen_for_clients: bool,
     /// Who writes the log: a dedicated thread (group commit; production), or the calling task
-    /// (on a virtual clock, where a thread would let time jump while it works).
+    /// (on a virtual clock, where a thread would let time jump while it works). Inline also
+    /// writes snapshot files on the task that builds them and never trims the heap from a
+    /// blocking thread: nothing of the server then runs off the runtime's thread.
     pub log_writer: WriterMode,
+    /// How an ensemble member reaches its peers (ignored by a standalone server).
+    pub peers: PeerFabric,
+    /// Told of every entry this server applies (a simulation's record); `None` in production.
+    pub apply_observer: Option<Arc<dyn ApplyObserver>>,
+}
+
+/// How an ensemble member talks to the others.
+#[derive(Clone, Default)]
+pub enum PeerFabric {
+    /// The quorum port and TCP connections to the configured addresses (production).
+    #[default]
+    Tcp,
+    /// A simulated network in this process: the server attaches to it as its id instead of
+    /// listening, and reaches the others through it.
+    Memory(MemoryNet<TypeConfig>),
 }
 
 impl Environment {
@@ -136,6 +154,8 @@ impl Environment {
             seed: None,
             listen_for_clients: true,
             log_writer: WriterMode::Thread,
+            peers: PeerFabric::Tcp,
+            apply_observer: None,
         }
     }
 }
@@ -221,12 +241,17 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         sessions: sessions.clone(),
         counters: counters.clone(),
     });
+    let inline = env.log_writer == WriterMode::Inline;
     let state_machine = StateMachine::open(
         replica.clone(),
         effects,
-        config.auth_providers(),
         snapshots.clone(),
-        storage.snap_retain_count as usize,
+        StateMachineOptions {
+            providers: config.auth_providers(),
+            retain_count: storage.snap_retain_count as usize,
+            inline_snapshots: inline,
+            observer: env.apply_observer.clone(),
+        },
     )
     .map_err(NodeError::Restore)?;
     check_log_covers_snapshot(&mut log_store, state_machine.restored_index()).await?;
@@ -252,6 +277,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
                 sessions: sessions.clone(),
                 clock: clock.clone(),
                 registry: registry.clone(),
+                peers: env.peers.clone(),
                 role: role.clone(),
                 tasks: &tasks,
                 stopped: &stopped,
@@ -351,10 +377,12 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         stopped.clone(),
     ));
     tasks.spawn(duties.run(role.clone(), stopped.clone()));
-    tasks.spawn(crate::memory::trim_when_idle(
-        move || replica.applied(),
-        stopped.clone(),
-    ));
+    if !inline {
+        tasks.spawn(crate::memory::trim_when_idle(
+            move || replica.applied(),
+            stopped.clone(),
+        ));
+    }
     if let Some(listener) = listener {
         tasks.spawn(accept_loop(
             listener,
@@ -562,6 +590,16 @@ async fn accept_loop(
     }
 }
 
+/// An ensemble member's side of its peer transport, before the raft node exists.
+enum Transport {
+    Tcp {
+        network: corral_peer::PeerNetwork<TypeConfig, SnapshotFiles>,
+        peer_config: corral_peer::PeerConfig,
+        listener: TcpListener,
+    },
+    Memory(MemoryEndpoint<TypeConfig>),
+}
+
 /// What starting an ensemble member needs besides the log and the state machine.
 struct EnsembleParts<'a> {
     ensemble: &'a EnsembleConfig,
@@ -570,14 +608,16 @@ struct EnsembleParts<'a> {
     sessions: Arc<SessionsTable>,
     clock: Arc<dyn Clock>,
     registry: Arc<Registry>,
+    peers: PeerFabric,
     role: watch::Receiver<RoleState>,
     tasks: &'a TaskTracker,
     stopped: &'a watch::Receiver<bool>,
 }
 
-/// Starts this server's raft node over the peer transport: listens on the quorum port,
-/// initialises the membership on a pristine participant, and keeps observers as learners.
-/// It does not wait for a leader: until one is known, clients are refused.
+/// Starts this server's raft node over the peer transport: listens on the quorum port (or
+/// attaches to its memory net, and detaches when stopped), initialises the membership on a
+/// pristine participant, and keeps observers as learners. It does not wait for a leader: until
+/// one is known, clients are refused.
 async fn start_ensemble(
     parts: EnsembleParts<'_>,
     log_store: Log,
@@ -585,19 +625,29 @@ async fn start_ensemble(
 ) -> Result<(Raft, Route, Consensus), NodeError> {
     let ensemble = parts.ensemble;
     let me = ensemble.my_id;
-    let peer_config = corral_peer::PeerConfig::new(me, ensemble.ensemble_id.clone());
     let files = Arc::new(SnapshotFiles::new(parts.snapshots));
-    let network = corral_peer::PeerNetwork::<TypeConfig, SnapshotFiles>::new(
-        peer_config.clone(),
-        files.clone(),
-    );
-    let listen = ensemble.quorum_listen_addr();
-    let listener = TcpListener::bind(&listen)
-        .await
-        .map_err(|source| NodeError::QuorumBind {
-            addr: listen.clone(),
-            source,
-        })?;
+    let listen = match &parts.peers {
+        PeerFabric::Tcp => ensemble.quorum_listen_addr(),
+        PeerFabric::Memory(_) => "a memory net".to_owned(),
+    };
+    let transport = match &parts.peers {
+        PeerFabric::Tcp => {
+            let peer_config = corral_peer::PeerConfig::new(me, ensemble.ensemble_id.clone());
+            let listener =
+                TcpListener::bind(&listen)
+                    .await
+                    .map_err(|source| NodeError::QuorumBind {
+                        addr: listen.clone(),
+                        source,
+                    })?;
+            Transport::Tcp {
+                network: corral_peer::PeerNetwork::new(peer_config.clone(), files.clone()),
+                peer_config,
+                listener,
+            }
+        }
+        PeerFabric::Memory(net) => Transport::Memory(net.endpoint(me)),
+    };
     let endpoints: Arc<BTreeMap<u64, String>> = Arc::new(
         ensemble
             .members
@@ -605,17 +655,33 @@ async fn start_ensemble(
             .map(|m| (m.id, m.quorum_endpoint()))
             .collect(),
     );
-    let peers = ConfiguredPeers::new(network.clone(), endpoints.clone());
-    let raft = Raft::new(me, parts.settings, peers, log_store, state_machine)
-        .await
-        .map_err(|e| raft_error("start")(e.to_string()))?;
+    let raft = match &transport {
+        Transport::Tcp { network, .. } => {
+            let peers = ConfiguredPeers::new(network.clone(), endpoints.clone());
+            Raft::new(me, parts.settings, peers, log_store, state_machine).await
+        }
+        Transport::Memory(endpoint) => {
+            let peers = endpoint.network();
+            Raft::new(me, parts.settings, peers, log_store, state_machine).await
+        }
+    }
+    .map_err(|e| raft_error("start")(e.to_string()))?;
     let link_to: LinkTo = {
         let endpoints = endpoints.clone();
-        Arc::new(move |id| {
-            endpoints
-                .get(&id)
-                .map(|endpoint| network.app_link(id, endpoint))
-        })
+        match &transport {
+            Transport::Tcp { network, .. } => {
+                let network = network.clone();
+                Arc::new(move |id| {
+                    endpoints
+                        .get(&id)
+                        .map(|endpoint| network.app_link(id, endpoint))
+                })
+            }
+            Transport::Memory(endpoint) => {
+                let endpoint = endpoint.clone();
+                Arc::new(move |id| endpoints.contains_key(&id).then(|| endpoint.app_link(id)))
+            }
+        }
     };
     let forwarder = Arc::new(Forwarder::new(
         link_to,
@@ -643,7 +709,13 @@ async fn start_ensemble(
     let watch = LeaderWatch {
         raft: raft.clone(),
         contact,
-        endpoints: endpoints.clone(),
+        probe: match &parts.peers {
+            PeerFabric::Tcp => LeaderProbe::Tcp(endpoints.clone()),
+            PeerFabric::Memory(net) => LeaderProbe::Memory {
+                net: net.clone(),
+                me,
+            },
+        },
         heartbeat: Duration::from_millis(timeouts.heartbeat_interval_ms),
         voters: ensemble.voters().map(|m| m.id).collect(),
         election_timeout: Duration::from_millis(timeouts.election_timeout_max_ms),
@@ -654,13 +726,29 @@ async fn start_ensemble(
         parts.stopped.clone(),
     ));
 
-    parts.tasks.spawn(corral_peer::serve(
-        listener,
-        peer_config,
-        inbound,
-        files,
-        parts.stopped.clone(),
-    ));
+    match transport {
+        Transport::Tcp {
+            peer_config,
+            listener,
+            ..
+        } => {
+            parts.tasks.spawn(corral_peer::serve(
+                listener,
+                peer_config,
+                inbound,
+                files,
+                parts.stopped.clone(),
+            ));
+        }
+        Transport::Memory(endpoint) => {
+            endpoint.attach(inbound, files);
+            let mut stopped = parts.stopped.clone();
+            parts.tasks.spawn(async move {
+                let _ = stopped.wait_for(|stopped| *stopped).await;
+                endpoint.detach();
+            });
+        }
+    }
     membership::initialize_once(&raft, ensemble)
         .await
         .map_err(raft_error("initialize"))?;

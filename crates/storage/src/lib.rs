@@ -93,6 +93,7 @@ pub use log_store::LogReader;
 pub use log_store::LogStore;
 pub use mem_vfs::CrashMode;
 pub use mem_vfs::MemVfs;
+pub use snapshot::SnapshotBytes;
 pub use snapshot::SnapshotFileMeta;
 pub use snapshot::SnapshotInfo;
 pub use snapshot::SnapshotPurge;

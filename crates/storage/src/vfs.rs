@@ -61,6 +61,12 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Create a directory and its parents.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// True when paths name files of the operating system's file system as they are, so a
+    /// caller may open them with other I/O (tokio's asynchronous files, say). Only [`OsVfs`]:
+    /// a wrapper that changes what reads see (fault injection) must be read through.
+    fn is_os_file_system(&self) -> bool {
+        false
+    }
 }
 
 /// The real file system.
@@ -134,6 +140,9 @@ impl Vfs for OsVfs {
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         fs::create_dir_all(dir)
+    }
+    fn is_os_file_system(&self) -> bool {
+        true
     }
 }
 

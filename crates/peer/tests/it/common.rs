@@ -107,6 +107,8 @@ pub struct Recorder {
     pub fail_votes: AtomicBool,
     pub fail_installs: AtomicBool,
     pub install_delay: Mutex<Duration>,
+    /// Servers whose Raft connections to this one were reported closed.
+    pub connections_closed: Mutex<Vec<u64>>,
 }
 
 impl InboundHandler<TestConfig> for Recorder {
@@ -183,6 +185,10 @@ impl InboundHandler<TestConfig> for Recorder {
         }
         self.messages.lock().push(body);
         Ok(())
+    }
+
+    fn raft_connection_closed(&self, from: u64) {
+        self.connections_closed.lock().push(from);
     }
 }
 

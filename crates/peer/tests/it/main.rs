@@ -1,9 +1,10 @@
-//! Integration tests of the peer transport, all on 127.0.0.1 with ephemeral ports; each test
-//! starts and stops its own servers.
+//! Integration tests of the peer transport, all on 127.0.0.1 with ephemeral ports (`memory`:
+//! in one process, on tokio's paused clock); each test starts and stops its own servers.
 
 mod app;
 mod common;
 mod handshake;
 mod hostile;
+mod memory;
 mod raft_rpc;
 mod snapshot;

@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use corral_entry::TypeConfig;
+use corral_peer::memory::MemoryNet;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::raft::TransferLeaderRequest;
 use tokio::net::TcpStream;
@@ -67,12 +69,24 @@ impl LeaderContact {
     }
 }
 
+/// How to tell whether the leader's process is gone.
+pub(crate) enum LeaderProbe {
+    /// A TCP connect to its quorum endpoint (every member's, as this server's configuration
+    /// gives them).
+    Tcp(Arc<BTreeMap<ServerId, String>>),
+    /// In a simulation, the memory net knows.
+    Memory {
+        net: MemoryNet<TypeConfig>,
+        me: ServerId,
+    },
+}
+
 /// What the watch needs.
 pub(crate) struct LeaderWatch {
     pub(crate) raft: Raft,
     pub(crate) contact: Arc<LeaderContact>,
-    /// Every member's quorum endpoint, as this server's configuration gives it.
-    pub(crate) endpoints: Arc<BTreeMap<ServerId, String>>,
+    /// How the leader's door is knocked on.
+    pub(crate) probe: LeaderProbe,
     pub(crate) heartbeat: Duration,
     /// The voters of the configuration (successor candidates).
     pub(crate) voters: Vec<ServerId>,
@@ -143,12 +157,20 @@ impl LeaderWatch {
 
     /// True only when the leader's quorum port refuses a connection (no process listens).
     async fn leader_is_gone(&self, leader: ServerId) -> bool {
-        let Some(endpoint) = self.endpoints.get(&leader) else {
-            return false;
-        };
-        match tokio::time::timeout(self.heartbeat, TcpStream::connect(endpoint.as_str())).await {
-            Ok(Err(err)) => err.kind() == std::io::ErrorKind::ConnectionRefused,
-            _ => false,
+        match &self.probe {
+            LeaderProbe::Tcp(endpoints) => {
+                let Some(endpoint) = endpoints.get(&leader) else {
+                    return false;
+                };
+                let connect = TcpStream::connect(endpoint.as_str());
+                match tokio::time::timeout(self.heartbeat, connect).await {
+                    Ok(Err(err)) => err.kind() == std::io::ErrorKind::ConnectionRefused,
+                    _ => false,
+                }
+            }
+            // What a connect would find: a cut link times out, a link to a server that is not
+            // attached is refused.
+            LeaderProbe::Memory { net, me } => net.link_up(*me, leader) && !net.is_attached(leader),
         }
     }
 }

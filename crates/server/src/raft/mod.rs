@@ -35,6 +35,7 @@ use openraft::raft::responder::ProgressResponder;
 use openraft::Instant as _;
 
 pub use role::{Role, RoleState};
+pub use state_machine::ApplyObserver;
 
 /// The raft node of this server.
 pub(crate) type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;

@@ -9,8 +9,10 @@
 //!   store, where only a file that verifies whole is renamed into place.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use corral_entry::{SnapshotMeta, TypeConfig};
@@ -21,7 +23,7 @@ use openraft::raft::{
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::leader_watch::LeaderContact;
 use super::snapshot::SnapshotFile;
@@ -130,17 +132,40 @@ impl SnapshotFiles {
 impl SnapshotIo<C> for SnapshotFiles {
     type Data = SnapshotFile;
 
-    /// Snapshot files live on the operating system's file system in every server that has
-    /// peers (the in-memory file system is for single-server tests).
+    /// On the operating system's file system, tokio's asynchronous file (the transfer streams
+    /// it chunk by chunk); on any other (a simulation's in-memory one) the file is read through
+    /// the store's file system, a buffer at a time, on the reading task.
     fn open(&self, data: &SnapshotFile) -> io::Result<Box<dyn AsyncRead + Send + Unpin>> {
-        let file = std::fs::File::open(&data.path)?;
-        Ok(Box::new(tokio::fs::File::from_std(file)))
+        if self.store.on_os_file_system() {
+            let file = std::fs::File::open(&data.path)?;
+            return Ok(Box::new(tokio::fs::File::from_std(file)));
+        }
+        let bytes = self
+            .store
+            .open_bytes(&data.path)
+            .map_err(io::Error::other)?;
+        Ok(Box::new(ReadInline(bytes)))
     }
 
     fn receive(&self, meta: &SnapshotMeta) -> io::Result<Box<dyn SnapshotSink<SnapshotFile>>> {
         let index = meta.last_log_id.map_or(0, |id| id.index);
         let incoming = self.store.receive(index).map_err(io::Error::other)?;
         Ok(Box::new(Receiving(incoming)))
+    }
+}
+
+/// A blocking reader of a file system that does not block (in memory) as an `AsyncRead`.
+struct ReadInline<R>(R);
+
+impl<R: Read + Unpin> AsyncRead for ReadInline<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.0.read(buf.initialize_unfilled())?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -2,9 +2,9 @@
 //!
 //! openraft asks the state machine for a builder between two applies; that is where the tree's
 //! copy-on-write snapshot begins (so the snapshot is exactly the state at the last applied log
-//! entry). The builder then runs on a blocking thread: it copies the tree out in chunks, each
-//! under the tree's *read* lock, so writes are applied between chunks; nodes they change keep
-//! their pre-snapshot version until the snapshot ends. The stream goes into a checksummed
+//! entry). The builder then runs on a blocking thread (in a simulation, on its own task): it
+//! copies the tree out in chunks, each under the tree's *read* lock, so writes are applied
+//! between chunks; nodes they change keep their pre-snapshot version until the snapshot ends. The stream goes into a checksummed
 //! snapshot file (temporary name, fsync, rename, directory fsync: `corral-storage`).
 
 use std::io::{self, Write};
@@ -38,6 +38,8 @@ pub(crate) struct SnapshotBuilder {
     pub(super) meta: SnapshotMeta,
     pub(super) token: Option<SnapshotToken>,
     pub(super) retain_count: usize,
+    /// Write the file on this task rather than a blocking thread (see `StateMachineOptions`).
+    pub(super) inline: bool,
     /// Filled in with the finished snapshot so the state machine can hand it out later.
     pub(super) current: Arc<parking_lot::Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
 }
@@ -54,11 +56,13 @@ impl RaftSnapshotBuilder<C> for SnapshotBuilder {
         let meta = self.meta.clone();
         let retain_count = self.retain_count;
         let started = std::time::Instant::now();
-        let built = tokio::task::spawn_blocking(move || {
-            write_snapshot_file(&replica, &store, &meta, token, retain_count)
-        })
-        .await
-        .map_err(io::Error::other)??;
+        let write = move || write_snapshot_file(&replica, &store, &meta, token, retain_count);
+        let built = match self.inline {
+            true => write()?,
+            false => tokio::task::spawn_blocking(write)
+                .await
+                .map_err(io::Error::other)??,
+        };
         tracing::info!(
             index = ?self.meta.last_log_id.map(|id| id.index),
             file = %built.path.display(),

@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use corral_entry::{
-    decode_snapshot_meta, ApplyReply, LogId, SnapshotMeta, StoredMembership, TypeConfig,
+    decode_snapshot_meta, ApplyReply, LogEntry, LogId, SnapshotMeta, StoredMembership, TypeConfig,
 };
 use corral_storage::snapshot::SnapshotStore;
 use corral_tree::{AuthProviders, DataTree};
@@ -31,6 +31,29 @@ const APPLY_BATCH_ENTRIES_MAX: usize = 256;
 /// Snapshot bytes as openraft moves them: the snapshot file.
 pub(crate) type SnapshotData = SnapshotFile;
 
+/// Told of everything a server applies, in log order: how a simulation records each
+/// replica's history (production servers have none). Called with the tree's state just
+/// changed, on the task that applies; it must not block.
+pub trait ApplyObserver: Send + Sync + 'static {
+    /// The entry at `index`, of term `term`, was applied; `entry` is `None` for openraft's
+    /// own entries (blank, membership).
+    fn applied(&self, index: u64, term: u64, entry: Option<&LogEntry>);
+    /// The tree was replaced by a snapshot ending at `index` (of term `term`): at start-up, or
+    /// installed from the leader.
+    fn restored(&self, index: u64, term: u64);
+}
+
+/// How the state machine works besides its tree and snapshot store.
+pub(crate) struct StateMachineOptions {
+    /// The ACL schemes a restored tree knows (this server's configuration).
+    pub(crate) providers: AuthProviders,
+    pub(crate) retain_count: usize,
+    /// Write snapshot files on the task that builds them instead of a blocking thread (a
+    /// simulation on virtual time, where another thread would make runs differ).
+    pub(crate) inline_snapshots: bool,
+    pub(crate) observer: Option<Arc<dyn ApplyObserver>>,
+}
+
 pub(crate) struct StateMachine {
     replica: Arc<Replica>,
     effects: Arc<dyn Effects>,
@@ -38,6 +61,8 @@ pub(crate) struct StateMachine {
     providers: AuthProviders,
     store: Arc<SnapshotStore>,
     retain_count: usize,
+    inline_snapshots: bool,
+    observer: Option<Arc<dyn ApplyObserver>>,
     last_applied: Option<LogId>,
     membership: StoredMembership,
     current: Arc<Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
@@ -53,16 +78,17 @@ impl StateMachine {
     pub(crate) fn open(
         replica: Arc<Replica>,
         effects: Arc<dyn Effects>,
-        providers: AuthProviders,
         store: Arc<SnapshotStore>,
-        retain_count: usize,
+        options: StateMachineOptions,
     ) -> io::Result<StateMachine> {
         let mut machine = StateMachine {
             replica,
             effects,
-            providers,
+            providers: options.providers,
             store,
-            retain_count,
+            retain_count: options.retain_count,
+            inline_snapshots: options.inline_snapshots,
+            observer: options.observer,
             last_applied: None,
             membership: StoredMembership::default(),
             current: Arc::new(Mutex::new(None)),
@@ -103,6 +129,9 @@ impl StateMachine {
             "tree restored from snapshot"
         );
         self.replica.restore(tree, index);
+        if let Some(observer) = &self.observer {
+            observer.restored(index, meta.last_log_id.map_or(0, |id| id.leader_id.term));
+        }
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         *self.current.lock() = Some(SnapshotOf::<C, SnapshotFile> {
@@ -124,6 +153,15 @@ impl StateMachine {
             }),
             &*self.effects,
         );
+        if let Some(observer) = &self.observer {
+            for (entry, _) in &self.batch {
+                let payload = match &entry.payload {
+                    EntryPayload::Normal(log_entry) => Some(log_entry),
+                    EntryPayload::Blank | EntryPayload::Membership(_) => None,
+                };
+                observer.applied(entry.log_id.index, entry.log_id.leader_id.term, payload);
+            }
+        }
         for (entry, responder) in self.batch.drain(..) {
             let log_id = entry.log_id;
             let index = log_id.index;
@@ -188,6 +226,7 @@ impl RaftStateMachine<C> for StateMachine {
             },
             token: Some(token),
             retain_count: self.retain_count,
+            inline: self.inline_snapshots,
             current: self.current.clone(),
         }
     }

@@ -59,9 +59,12 @@ impl Sessions {
         }
     }
 
-    /// The sessions touched here since the last call.
+    /// The sessions touched here since the last call, in id order (the same set always makes
+    /// the same message: a simulation replays byte for byte).
     pub(crate) fn take_touched(&self) -> Vec<SessionId> {
-        self.touched.lock().drain().collect()
+        let mut touched: Vec<SessionId> = self.touched.lock().drain().collect();
+        touched.sort_unstable();
+        touched
     }
 
     pub(crate) fn set_timeout(&self, session_id: SessionId, timeout_ms: i32) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use corral_client::{Client, ConnectOptions};
 use corral_server::clock::TokioClock;
-use corral_server::{Environment, Node, ServerConfig, WriterMode};
+use corral_server::{Environment, Node, PeerFabric, ServerConfig, WriterMode};
 use corral_storage::mem_vfs::MemVfs;
 
 /// The wall clock the virtual clock starts from (2023-11-14).
@@ -30,6 +30,8 @@ pub async fn start_on(config: ServerConfig, vfs: &MemVfs) -> Node {
         seed: Some(7),
         listen_for_clients: false,
         log_writer: WriterMode::Inline,
+        peers: PeerFabric::Tcp,
+        apply_observer: None,
     };
     corral_server::start_in(config, env)
         .await

@@ -21,12 +21,14 @@
 //! trailer, fsyncs, renames to the final name and fsyncs the directory, so a crash leaves
 //! either no new snapshot or a complete one.
 
+mod bytes;
 mod format;
 mod incoming;
 mod reader;
 mod store;
 mod writer;
 
+pub use bytes::SnapshotBytes;
 pub use format::SnapshotFileMeta;
 pub use format::SnapshotInfo;
 pub use format::SNAPSHOT_FRAME_BYTES;

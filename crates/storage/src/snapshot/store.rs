@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::error::Result;
+use crate::snapshot::bytes::SnapshotBytes;
 use crate::snapshot::format::is_snapshot_tmp;
 use crate::snapshot::format::parse_snapshot_file_name;
 use crate::snapshot::format::snapshot_file_name;
@@ -122,6 +123,19 @@ impl SnapshotStore {
     /// Open one snapshot file (header and trailer checked; content checked while read).
     pub fn open_snapshot(&self, path: &Path) -> Result<SnapshotReader> {
         SnapshotReader::open(&*self.vfs, path)
+    }
+
+    /// A snapshot file's raw bytes (header, frames and trailer, unverified), read through the
+    /// store's file system a piece at a time: what another server receives whole
+    /// ([`SnapshotStore::receive`]) and verifies.
+    pub fn open_bytes(&self, path: &Path) -> Result<SnapshotBytes> {
+        SnapshotBytes::open(&*self.vfs, path)
+    }
+
+    /// Whether the store's files are the operating system's (see [`Vfs::is_os_file_system`]):
+    /// then a caller may read them with its own (asynchronous) file I/O.
+    pub fn on_os_file_system(&self) -> bool {
+        self.vfs.is_os_file_system()
     }
 
     /// Read a whole snapshot file, verifying every checksum; returns its metadata.

@@ -252,3 +252,44 @@ fn unknown_version_is_refused() {
     let err = SnapshotStore::open(tmp.path()).unwrap_err();
     assert!(matches!(err, Error::UnknownVersion { .. }), "{err}");
 }
+
+/// A file's raw bytes stream through the store's file system a buffer at a time (the way an
+/// ensemble sends a snapshot from an in-memory file system), and another store receives them
+/// into a snapshot that verifies.
+#[test]
+fn raw_bytes_stream_through_the_vfs_and_are_received_whole() {
+    let vfs = corral_storage::MemVfs::new();
+    let store = SnapshotStore::open_with_vfs("/mem/a", Arc::new(vfs.clone())).unwrap();
+    assert!(!store.on_os_file_system());
+    let data = content(100_000, 3);
+    let info = write(&store, 9, &data);
+    let mut bytes = store.open_bytes(&info.path).unwrap();
+    let on_disk = vfs.read_file(&info.path).unwrap();
+    assert_eq!(bytes.len_bytes(), on_disk.len() as u64);
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = bytes.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(n <= buf.len());
+        read.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(read, on_disk);
+
+    let other =
+        SnapshotStore::open_with_vfs("/mem/b", Arc::new(corral_storage::MemVfs::new())).unwrap();
+    let mut incoming = other.receive(9).unwrap();
+    for chunk in read.chunks(1000) {
+        incoming.write(chunk).unwrap();
+    }
+    let received = incoming.finish().unwrap();
+    let mut reader = other.open_snapshot(&received.path).unwrap();
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back).unwrap();
+    assert_eq!(back, data);
+
+    let tmp = tempdir();
+    assert!(SnapshotStore::open(tmp.path()).unwrap().on_os_file_system());
+}

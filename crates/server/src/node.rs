@@ -36,6 +36,7 @@ use crate::clients::{ConnectionIds, ConnectionRegistry, LocalEffects, WriteGate}
 use crate::clock::{Clock, SystemClock};
 use crate::cluster::forwarder::{Forwarder, LinkTo};
 use crate::cluster::inbound::ClusterInbound;
+use crate::cluster::owners::SessionOwners;
 use crate::config::slices::StorageSettings;
 use crate::config::EnsembleConfig;
 use crate::config::ServerConfig;
@@ -692,12 +693,15 @@ async fn start_ensemble(
         raft.clone(),
         lost_writes(me, parts.registry.clone(), forwarder.clone()),
     );
+    let owners = Arc::new(SessionOwners::default());
     let cluster = ClusterInbound::new(
         consensus.clone(),
         parts.role.clone(),
         parts.sessions,
         parts.clock,
         parts.registry,
+        owners.clone(),
+        forwarder.clone(),
     );
     let contact = Arc::new(LeaderContact::new());
     let inbound = Arc::new(RaftInbound::new(
@@ -773,6 +777,7 @@ async fn start_ensemble(
         Route::Ensemble {
             role: parts.role,
             forwarder,
+            owners,
         },
         consensus,
     ))

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::cluster::forwarder::Forwarder;
 use crate::cluster::message::StreamMessage;
+use crate::cluster::owners::SessionOwners;
 use crate::ids::{ConnectionId, ServerId, SessionId};
 use crate::raft::{Consensus, Role, RoleState};
 
@@ -35,6 +36,8 @@ pub(crate) enum Refused {
     NoLeader,
     #[error("cannot reach the leader: {0}")]
     Forward(String),
+    #[error("the session has moved to another server")]
+    SessionMoved,
 }
 
 /// Where entries go.
@@ -45,6 +48,8 @@ pub(crate) enum Route {
     Ensemble {
         role: watch::Receiver<RoleState>,
         forwarder: Arc<Forwarder>,
+        /// The leader's record of which server each session is attached to.
+        owners: Arc<SessionOwners>,
     },
 }
 
@@ -72,16 +77,40 @@ impl Proposer {
 
     /// A client re-attached `session` on this server: in an ensemble, the other members close
     /// a connection they still hold for it.
-    pub(crate) fn session_moved_here(&self, session: SessionId) {
-        if let Route::Ensemble { forwarder, .. } = &self.route {
-            forwarder.announce_session_moved(session);
+    /// Called before the ConnectResponse of a re-attached session, so that it precedes every
+    /// write of the session through this server: the leader learns that the session's writes
+    /// now come from here (a write still held in another server's link is then refused), and
+    /// the other members close a connection they still hold for it.
+    pub(crate) async fn session_moved_here(&self, session: SessionId) {
+        let Route::Ensemble {
+            role,
+            forwarder,
+            owners,
+        } = &self.route
+        else {
+            return;
+        };
+        let state = *role.borrow();
+        match (state.role, state.leader) {
+            (Role::Leader, _) => owners.attach(state.term, session, self.server_id),
+            (_, Some(leader)) => {
+                let attach = StreamMessage::Attach(session);
+                if let Err(err) = forwarder.send(leader, state.term, &attach).await {
+                    tracing::debug!(%err, "could not tell the leader of a re-attached session");
+                }
+            }
+            _ => {}
         }
+        forwarder.announce_session_moved(session);
     }
 
     /// Waits until this server has applied every write committed before the call (ZooKeeper's
     /// `sync`): the leader's read index, confirmed by a quorum, then the local apply.
     pub(crate) async fn read_barrier(&self) -> Result<(), Refused> {
-        let Route::Ensemble { role, forwarder } = &self.route else {
+        let Route::Ensemble {
+            role, forwarder, ..
+        } = &self.route
+        else {
             // A one-voter cluster applies what it commits before answering anything after.
             return Ok(());
         };
@@ -146,12 +175,26 @@ impl Proposer {
             origin,
             txn: Arc::new(txn),
         };
-        let Route::Ensemble { role, forwarder } = &self.route else {
+        let Route::Ensemble {
+            role,
+            forwarder,
+            owners,
+        } = &self.route
+        else {
             return self.propose_locally(entry).await;
         };
         let state = *role.borrow();
         match (state.role, state.leader) {
-            (Role::Leader, _) => self.propose_locally(entry).await,
+            (Role::Leader, _) => {
+                // Only a client's own writes are fenced; expiry and reaping (no origin) are
+                // the leader's to propose for any session.
+                let fenced = entry.origin.is_some()
+                    && !owners.admit(state.term, entry.txn.session_id, self.server_id);
+                if fenced {
+                    return Err(Refused::SessionMoved);
+                }
+                self.propose_locally(entry).await
+            }
             (_, Some(leader)) if leader != self.server_id => forwarder
                 .send(leader, state.term, &StreamMessage::Forward(entry))
                 .await

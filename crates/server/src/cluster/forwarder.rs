@@ -19,7 +19,9 @@ use corral_peer::{AppLink, AppStream};
 use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use super::message::{self, ClusterReply, ClusterRequest, MessageError, StreamMessage};
+use super::message::{
+    self, ClusterReply, ClusterRequest, MessageError, StreamEnvelope, StreamMessage,
+};
 use crate::ids::{ServerId, SessionId};
 
 /// How long announcing a moved session to one member may take.
@@ -86,7 +88,10 @@ impl Forwarder {
         term: u64,
         message: &StreamMessage,
     ) -> Result<(), ForwardError> {
-        let body = message::encode(message)?;
+        let body = message::encode(&StreamEnvelope {
+            term,
+            message: message.clone(),
+        })?;
         let mut current = self.current.lock().await;
         let stream = match current.as_ref() {
             Some(c) if c.leader == leader && c.term == term && !c.stream.is_broken() => {

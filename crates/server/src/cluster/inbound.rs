@@ -8,7 +8,9 @@ use bytes::Bytes;
 use corral_entry::LogEntry;
 use tokio::sync::watch;
 
-use super::message::{self, ClusterReply, ClusterRequest, StreamMessage};
+use super::forwarder::Forwarder;
+use super::message::{self, ClusterReply, ClusterRequest, StreamEnvelope, StreamMessage};
+use super::owners::SessionOwners;
 use crate::clients::ConnectionRegistry;
 use crate::clock::Clock;
 use crate::ids::ServerId;
@@ -22,6 +24,9 @@ pub(crate) struct ClusterInbound {
     sessions: Arc<Sessions>,
     clock: Arc<dyn Clock>,
     registry: Arc<ConnectionRegistry>,
+    owners: Arc<SessionOwners>,
+    /// To tell a server that one of its forwarded writes was refused.
+    forwarder: Arc<Forwarder>,
 }
 
 impl ClusterInbound {
@@ -31,6 +36,8 @@ impl ClusterInbound {
         sessions: Arc<Sessions>,
         clock: Arc<dyn Clock>,
         registry: Arc<ConnectionRegistry>,
+        owners: Arc<SessionOwners>,
+        forwarder: Arc<Forwarder>,
     ) -> ClusterInbound {
         ClusterInbound {
             consensus,
@@ -38,6 +45,8 @@ impl ClusterInbound {
             sessions,
             clock,
             registry,
+            owners,
+            forwarder,
         }
     }
 
@@ -86,7 +95,13 @@ impl ClusterApp for ClusterInbound {
     }
 
     async fn message(&self, from: ServerId, body: Bytes) -> Result<(), String> {
-        let message: StreamMessage = message::decode(&body).map_err(|e| e.to_string())?;
+        let StreamEnvelope { term, message } = message::decode(&body).map_err(|e| e.to_string())?;
+        let current = self.role.borrow().term;
+        if term != current {
+            return Err(format!(
+                "a message of term {term} in term {current}: the stream is stale"
+            ));
+        }
         match message {
             StreamMessage::Forward(entry) => {
                 self.leading()?;
@@ -94,6 +109,16 @@ impl ClusterApp for ClusterInbound {
                     return Err(format!(
                         "server {from} forwarded an entry of another server's client"
                     ));
+                }
+                if !self.owners.admit(term, entry.txn.session_id, from) {
+                    // The session moved to another server after this write was sent: the
+                    // write must not take effect after the session's later ones. Its
+                    // connection on `from` is stale; `from` closes it.
+                    if let Some(origin) = entry.origin {
+                        self.forwarder
+                            .announce_write_lost(origin.server_id, origin.connection_id);
+                    }
+                    return Ok(());
                 }
                 // The leader decides the txn's time, as ZooKeeper's leader does: mtime and
                 // ctime then never depend on which server the client used.
@@ -110,6 +135,14 @@ impl ClusterApp for ClusterInbound {
             }
             StreamMessage::Touch(sessions) => {
                 self.sessions.touch_all(&sessions);
+                let live = &self.sessions;
+                self.owners
+                    .forget_dead(live.len(), |session| live.contains(session));
+                Ok(())
+            }
+            StreamMessage::Attach(session) => {
+                self.leading()?;
+                self.owners.attach(term, session, from);
                 Ok(())
             }
         }

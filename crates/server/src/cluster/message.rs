@@ -11,7 +11,17 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SessionId;
 
 /// The version this build writes and reads.
-pub(crate) const CLUSTER_MESSAGE_VERSION: u8 = 1;
+pub(crate) const CLUSTER_MESSAGE_VERSION: u8 = 2;
+
+/// A message on a server's ordered stream to the leader, with the term it was sent in: a
+/// leader refuses (and so closes) a stream whose messages belong to another term, so a message
+/// held in a cut link cannot take effect in a later term, after writes the same session made
+/// since. (Version 1 had no envelope.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StreamEnvelope {
+    pub(crate) term: u64,
+    pub(crate) message: StreamMessage,
+}
 
 /// A message on a server's ordered stream to the leader.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +30,8 @@ pub(crate) enum StreamMessage {
     Forward(LogEntry),
     /// Sessions whose clients were heard from on the sending server since its last touch.
     Touch(Vec<SessionId>),
+    /// A client re-attached this session on the sending server: its writes come from there now.
+    Attach(SessionId),
 }
 
 /// A request that expects an answer.

@@ -15,3 +15,4 @@
 pub(crate) mod forwarder;
 pub(crate) mod inbound;
 pub(crate) mod message;
+pub(crate) mod owners;

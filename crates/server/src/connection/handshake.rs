@@ -48,7 +48,7 @@ pub(crate) async fn run(
     if request.session_id == 0 {
         create_session(timeout_ms, handle, services).await
     } else {
-        reattach_session(&request, timeout_ms, handle, services)
+        reattach_session(&request, timeout_ms, handle, services).await
     }
 }
 
@@ -79,7 +79,7 @@ async fn create_session(
     Ok(())
 }
 
-fn reattach_session(
+async fn reattach_session(
     request: &ConnectRequest,
     timeout_ms: i32,
     handle: &Arc<ConnectionHandle>,
@@ -116,7 +116,7 @@ fn reattach_session(
         old.close();
     }
     handle.set_session_id(session_id);
-    services.proposer.session_moved_here(session_id);
+    services.proposer.session_moved_here(session_id).await;
     let response = ConnectResponse {
         protocol_version: 0,
         timeout_ms,

@@ -92,6 +92,10 @@ impl Sessions {
         self.table.lock().take_expired(now)
     }
 
+    pub(crate) fn contains(&self, session_id: SessionId) -> bool {
+        self.table.lock().contains(session_id)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.table.lock().len()
     }

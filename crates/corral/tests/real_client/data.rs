@@ -355,7 +355,15 @@ async fn data_up_to_the_frame_limit() {
     let session = client.session_id();
     let huge = vec![1_u8; 1_100_000];
     let result = within("oversize", client.set_data("/big", &huge, None)).await;
-    assert_eq!(result, Err(zk::Error::ConnectionLoss));
+    // The server closes the connection as soon as it reads the frame's length; whether the
+    // client notices while it is still writing the body (a broken pipe) or afterwards
+    // (connection loss) depends on scheduling.
+    let lost = match &result {
+        Err(zk::Error::ConnectionLoss) => true,
+        Err(zk::Error::Custom(error)) => format!("{error:?}").contains("BrokenPipe"),
+        _ => false,
+    };
+    assert!(lost, "expected the connection to be lost, got {result:?}");
     let (data, stat) = within("get after reconnect", client.get_data("/big"))
         .await
         .unwrap();

@@ -232,7 +232,11 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
     let counters = Arc::new(Counters::default());
     let registry = Arc::new(ConnectionRegistry::default());
     let tick_ms = u64::from(config.tick_time_ms);
-    let sessions = Arc::new(Sessions::new(tick_ms, clock.clone()));
+    let sessions = Arc::new(Sessions::new(
+        tick_ms,
+        clock.clone(),
+        config.ensemble.is_some(),
+    ));
     let replica = Arc::new(Replica::new(
         server_id,
         DataTree::with_providers(config.tree_config(), config.auth_providers()),

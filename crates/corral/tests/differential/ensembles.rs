@@ -11,12 +11,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use corral_testkit::{
-    four_letter_word, free_port, ApacheZkEnsemble, ApacheZkEnsembleOptions, ApacheZkOptions,
-    CorralProcess,
+    four_letter_word, free_port, ApacheZkEnsemble, ApacheZkEnsembleOptions, CorralProcess,
 };
 
 use crate::servers::{
-    super_digest, Targets, MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS, TICK_MS,
+    apache_options, super_digest, Targets, MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS,
+    REAPER_INTERVAL_MS, TICK_MS,
 };
 
 const SERVERS: usize = 3;
@@ -25,7 +25,6 @@ const INIT_LIMIT_TICKS: u32 = 20;
 const SYNC_LIMIT_TICKS: u32 = 20;
 /// Corral's election timeout (the tick-derived one would be 250 ms).
 const CORRAL_ELECTION_TIMEOUT_MS: u32 = 1000;
-const REAPER_INTERVAL_MS: &str = "3600000";
 
 /// Both ensembles; dropping it stops every server.
 pub struct Ensembles {
@@ -67,17 +66,7 @@ pub fn start() -> Result<Ensembles, String> {
 }
 
 fn start_zookeeper() -> Result<ApacheZkEnsemble, String> {
-    let server = ApacheZkOptions::default()
-        .with_extended_types()
-        .with_super_digest(super_digest())
-        .with_tick_time_ms(TICK_MS)
-        .with_log_level("WARN")
-        .with_heap("256m")
-        .with_system_property("znode.container.checkIntervalMs", REAPER_INTERVAL_MS)
-        .with_cfg("minSessionTimeout", MIN_SESSION_TIMEOUT_MS.to_string())
-        .with_cfg("maxSessionTimeout", MAX_SESSION_TIMEOUT_MS.to_string())
-        .with_cfg("forceSync", "no")
-        .with_cfg("preAllocSize", "1024");
+    let server = apache_options();
     let options = ApacheZkEnsembleOptions {
         servers: SERVERS,
         init_limit: INIT_LIMIT_TICKS,

@@ -29,7 +29,7 @@ pub const TICK_MS: u32 = 100;
 pub const MIN_SESSION_TIMEOUT_MS: i32 = 200;
 pub const MAX_SESSION_TIMEOUT_MS: i32 = 60_000;
 /// The container/TTL reaper interval: longer than any test run.
-const REAPER_INTERVAL_MS: &str = "3600000";
+pub const REAPER_INTERVAL_MS: &str = "3600000";
 
 /// `user:BASE64(SHA1("user:password"))`, the digest id of a `digest` login.
 pub fn digest_id(user_password: &str) -> String {
@@ -182,7 +182,12 @@ fn start_pair() -> Result<Targets, String> {
 }
 
 fn start_apache() -> Result<ApacheZk, String> {
-    let options = ApacheZkOptions::default()
+    ApacheZk::start(apache_options()).map_err(|e| format!("{e:#}"))
+}
+
+/// Apache ZooKeeper's settings in these tests, standalone or as each server of an ensemble.
+pub fn apache_options() -> ApacheZkOptions {
+    ApacheZkOptions::default()
         .with_extended_types()
         .with_super_digest(super_digest())
         .with_tick_time_ms(TICK_MS)
@@ -192,8 +197,7 @@ fn start_apache() -> Result<ApacheZk, String> {
         .with_cfg("minSessionTimeout", MIN_SESSION_TIMEOUT_MS.to_string())
         .with_cfg("maxSessionTimeout", MAX_SESSION_TIMEOUT_MS.to_string())
         .with_cfg("forceSync", "no")
-        .with_cfg("preAllocSize", "1024");
-    ApacheZk::start(options).map_err(|e| format!("{e:#}"))
+        .with_cfg("preAllocSize", "1024")
 }
 
 fn start_corral(data_dir: &Path) -> Result<(CorralProcess, u16), String> {

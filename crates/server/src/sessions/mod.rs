@@ -22,16 +22,20 @@ pub(crate) struct Sessions {
     table: Mutex<SessionTable>,
     clock: Arc<dyn Clock>,
     /// Sessions touched here since the last [`Sessions::take_touched`]: what a follower tells
-    /// the leader, which alone expires sessions. Bounded by the number of sessions.
-    touched: Mutex<HashSet<SessionId>>,
+    /// the leader, which alone expires sessions. Bounded by the number of sessions. `None` on
+    /// a standalone server, which is always its own leader: its requests then take no second
+    /// lock.
+    touched: Option<Mutex<HashSet<SessionId>>>,
 }
 
 impl Sessions {
-    pub(crate) fn new(tick_ms: u64, clock: Arc<dyn Clock>) -> Sessions {
+    /// `forward_touches`: whether touches are kept for a leader on another server (an
+    /// ensemble member).
+    pub(crate) fn new(tick_ms: u64, clock: Arc<dyn Clock>, forward_touches: bool) -> Sessions {
         Sessions {
             table: Mutex::new(SessionTable::new(tick_ms)),
             clock,
-            touched: Mutex::new(HashSet::new()),
+            touched: forward_touches.then(|| Mutex::new(HashSet::new())),
         }
     }
 
@@ -44,8 +48,8 @@ impl Sessions {
     pub(crate) fn touch(&self, session_id: SessionId) -> bool {
         let now = self.clock.monotonic_ms();
         let known = self.table.lock().touch(session_id, now);
-        if known {
-            self.touched.lock().insert(session_id);
+        if let (true, Some(touched)) = (known, &self.touched) {
+            touched.lock().insert(session_id);
         }
         known
     }
@@ -62,7 +66,10 @@ impl Sessions {
     /// The sessions touched here since the last call, in id order (the same set always makes
     /// the same message: a simulation replays byte for byte).
     pub(crate) fn take_touched(&self) -> Vec<SessionId> {
-        let mut touched: Vec<SessionId> = self.touched.lock().drain().collect();
+        let Some(touched) = &self.touched else {
+            return Vec::new();
+        };
+        let mut touched: Vec<SessionId> = touched.lock().drain().collect();
         touched.sort_unstable();
         touched
     }

@@ -31,20 +31,22 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::entry::RaftEntry;
+use futures::Stream;
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{
     NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::network::{stream_append_sequential, RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{LogIdOf, SnapshotOf, VoteOf};
 use openraft::{BasicNode, ErrorSubject, ErrorVerb, RPCTypes, RaftTypeConfig, StorageError};
 use serde::{Serialize, Serializer};
 
 use crate::app::AppLink;
+use crate::append_stream::{cut_to_fit, Pipeline};
 use crate::config::{PeerConfig, IDLE_CONNECTIONS_PER_PEER_MAX};
 use crate::conn::{within, Conn};
 use crate::error::{FrameError, PeerError};
@@ -211,43 +213,15 @@ where
         }
     }
 
-    /// Encodes `rpc`, halving its entries until the frame fits `frame_bytes_max` and, with
-    /// more than one entry, `append_bytes_target` (openraft allows sending a prefix and
-    /// answering `PartialSuccess`). Returns the frame and, if entries were left out, the last
-    /// log id sent.
+    /// Encodes `rpc` for the `Raft` channel, cut to fit (see [`cut_to_fit`]). Returns the
+    /// frame and, if entries were left out, the last log id sent.
     fn encode_append(
         &self,
-        mut rpc: AppendEntriesRequest<C>,
+        rpc: AppendEntriesRequest<C>,
     ) -> Result<(Vec<u8>, Option<LogIdOf<C>>), PeerError> {
-        let max = self.config().frame_bytes_max;
-        let mut cut = false;
-        loop {
-            match encode_frame(&AppendRef(&rpc), max) {
-                Ok(frame)
-                    if frame.len() > self.config().append_bytes_target && rpc.entries.len() > 1 =>
-                {
-                    rpc.entries.truncate(rpc.entries.len() / 2);
-                    cut = true;
-                }
-                Ok(frame) => {
-                    let last = cut
-                        .then(|| rpc.entries.last().map(|e| e.log_id()))
-                        .flatten();
-                    return Ok((frame, last));
-                }
-                Err(PeerError::TooLarge { .. }) if rpc.entries.len() > 1 => {
-                    rpc.entries.truncate(rpc.entries.len() / 2);
-                    cut = true;
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot replicate to peer {}: one log entry does not fit a frame: {e}",
-                        self.slot.id
-                    );
-                    return Err(e);
-                }
-            }
-        }
+        cut_to_fit(rpc, self.config(), self.slot.id, |rpc, max| {
+            encode_frame(&AppendRef(rpc), max)
+        })
     }
 
     /// openraft's budget for an RPC, but never less than `rpc_timeout_min`.
@@ -256,17 +230,7 @@ where
     }
 
     fn rpc_error(&self, e: PeerError, action: RPCTypes) -> RPCError<C> {
-        match e {
-            PeerError::Timeout(after) => RPCError::Timeout(Timeout {
-                action,
-                id: self.config().my_id,
-                target: self.slot.id,
-                timeout: after,
-            }),
-            PeerError::Frame(FrameError::Closed | FrameError::Truncated { .. })
-            | PeerError::Frame(FrameError::Io(_)) => RPCError::Network(NetworkError::new(&e)),
-            e => RPCError::Unreachable(Unreachable::new(&e)),
-        }
+        rpc_error(e, action, self.config().my_id, self.slot.id)
     }
 
     /// Any reply but the one `name` expects: the remote handler's error, or a reply of the
@@ -332,6 +296,26 @@ where
     }
 }
 
+/// openraft's error for a failed RPC from server `my_id` to `target` (see the module doc).
+pub(crate) fn rpc_error<C: RaftTypeConfig<NodeId = u64>>(
+    e: PeerError,
+    action: RPCTypes,
+    my_id: u64,
+    target: u64,
+) -> RPCError<C> {
+    match e {
+        PeerError::Timeout(after) => RPCError::Timeout(Timeout {
+            action,
+            id: my_id,
+            target,
+            timeout: after,
+        }),
+        PeerError::Frame(FrameError::Closed | FrameError::Truncated { .. })
+        | PeerError::Frame(FrameError::Io(_)) => RPCError::Network(NetworkError::new(&e)),
+        e => RPCError::Unreachable(Unreachable::new(&e)),
+    }
+}
+
 /// `RaftRequest::AppendEntries` borrowing its request, encoded exactly as the owned variant
 /// (checked in the tests), so that the request can be cut and re-encoded without moving it
 /// in and out of the enum.
@@ -370,6 +354,32 @@ where
             (RaftReply::AppendEntries(response), _) => Ok(response),
             (other, _) => Err(self.unexpected(other, "append_entries")),
         }
+    }
+
+    /// A pipeline on a connection of its own (`append_stream.rs`), or openraft's sequential
+    /// stream over `append_entries` when `append_inflight_max` is 0.
+    fn stream_append<'s, In>(
+        &'s mut self,
+        input: In,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<BoxStream<'s, Result<StreamAppendResult<C>, RPCError<C>>>, RPCError<C>>>
+    where
+        In: Stream<Item = AppendEntriesRequest<C>> + Send + Unpin + 'static,
+    {
+        if self.config().append_inflight_max == 0 {
+            return stream_append_sequential(self, input, option);
+        }
+        let budget = self.budget(&option);
+        Box::pin(async move {
+            let config = self.shared.config.clone();
+            let conn = self
+                .slot
+                .dial_quietly(&config, Channel::RaftAppend)
+                .await
+                .map_err(|e| self.rpc_error(e, RPCTypes::AppendEntries))?;
+            let pipeline = Pipeline::start(conn, config, self.slot.clone(), input, budget);
+            Ok(pipeline.into_stream())
+        })
     }
 
     async fn vote(
@@ -440,6 +450,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openraft::entry::RaftEntry;
 
     openraft::declare_raft_types!(T);
 

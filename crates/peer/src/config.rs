@@ -48,6 +48,14 @@ pub const SNAPSHOT_CHUNK_OVERHEAD_BYTES: usize = 16;
 /// megabytes (openraft sends up to `max_payload_entries` entries of any size) would outlast
 /// any reasonable RPC timeout.
 pub const APPEND_BYTES_TARGET_DEFAULT: usize = 4 * 1024 * 1024;
+/// AppendEntries a pipeline (`Channel::RaftAppend`) keeps unanswered at most. Pipelining is
+/// what lets a follower hear of a commit while the next batch is still being flushed (a
+/// client on a follower is answered one replication round sooner), and lets the next batch
+/// leave before the previous one is answered.
+pub const APPEND_INFLIGHT_MAX_DEFAULT: usize = 8;
+/// Encoded bytes of unanswered AppendEntries a pipeline keeps at most (one request is always
+/// allowed): the memory the receiver may hold for one leader.
+pub const APPEND_INFLIGHT_BYTES_MAX_DEFAULT: usize = 16 * 1024 * 1024;
 /// The least time an RPC is given, whatever openraft's budget (`soft_ttl`, 3/4 of the
 /// heartbeat interval, a few hundred milliseconds): a busy follower's fsync or a loaded
 /// machine's scheduling can take longer, and a timed-out RPC costs a reconnection and a
@@ -82,6 +90,11 @@ pub struct PeerConfig {
     pub append_bytes_target: usize,
     /// [`RPC_TIMEOUT_MIN_DEFAULT`].
     pub rpc_timeout_min: Duration,
+    /// [`APPEND_INFLIGHT_MAX_DEFAULT`]; 0 turns pipelining off (one AppendEntries at a
+    /// time, each answered before the next is sent, on the `Raft` channel).
+    pub append_inflight_max: usize,
+    /// [`APPEND_INFLIGHT_BYTES_MAX_DEFAULT`].
+    pub append_inflight_bytes_max: usize,
 }
 
 impl PeerConfig {
@@ -99,6 +112,8 @@ impl PeerConfig {
             stream_idle_timeout: STREAM_IDLE_TIMEOUT_DEFAULT,
             append_bytes_target: APPEND_BYTES_TARGET_DEFAULT,
             rpc_timeout_min: RPC_TIMEOUT_MIN_DEFAULT,
+            append_inflight_max: APPEND_INFLIGHT_MAX_DEFAULT,
+            append_inflight_bytes_max: APPEND_INFLIGHT_BYTES_MAX_DEFAULT,
         }
     }
 

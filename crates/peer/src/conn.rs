@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socket2::{SockRef, TcpKeepalive};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -23,6 +23,9 @@ use crate::handshake::{
     check_hello, version_mismatch, Channel, Hello, HelloReply, ParsedHello, ParsedReply, Verdict,
     PEER_PROTOCOL_VERSION,
 };
+
+/// The read half of [`Conn::into_buffered_split`].
+pub(crate) type BufferedRead = BufReader<tokio::io::Chain<std::io::Cursor<Vec<u8>>, OwnedReadHalf>>;
 
 /// A connection past its handshake.
 pub(crate) struct Conn {
@@ -90,6 +93,14 @@ impl Conn {
             ));
         }
         Ok(self.io.into_inner().into_split())
+    }
+
+    /// The halves of a connection that reads and writes at once, keeping whatever the read
+    /// side had buffered (the peer may send right after the handshake).
+    pub(crate) fn into_buffered_split(self) -> (BufferedRead, OwnedWriteHalf) {
+        let buffered = std::io::Cursor::new(self.io.buffer().to_vec());
+        let (read, write) = self.io.into_inner().into_split();
+        (BufReader::new(buffered.chain(read)), write)
     }
 
     pub(crate) fn frame_bytes_max(&self) -> usize {
@@ -266,11 +277,20 @@ async fn welcome(
         Err(_) => return Err(PeerError::HandshakeTimeout(config.handshake_timeout)),
         Ok(result) => result?,
     }
-    tracing::info!(
-        "peer {} at {addr} connected ({:?})",
-        hello.from,
-        hello.channel
-    );
+    if hello.channel == Channel::RaftAppend {
+        // openraft opens one per replication stream: routine.
+        tracing::debug!(
+            "peer {} at {addr} connected ({:?})",
+            hello.from,
+            hello.channel
+        );
+    } else {
+        tracing::info!(
+            "peer {} at {addr} connected ({:?})",
+            hello.from,
+            hello.channel
+        );
+    }
     Ok(Conn {
         io,
         frame_bytes_max: config.frame_bytes_max,

@@ -3,14 +3,19 @@
 //! its own code. This crate never looks inside an app message.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use openraft::entry::RaftEntry;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::RaftTypeConfig;
+
+use crate::append_stream::stream_result;
 
 /// The server's side of inbound traffic. Calls on one connection are made one at a time, in
 /// the order they arrived; calls on different connections run concurrently.
@@ -30,6 +35,33 @@ pub trait InboundHandler<C: RaftTypeConfig>: Send + Sync + 'static {
         &self,
         rpc: AppendEntriesRequest<C>,
     ) -> impl Future<Output = Result<AppendEntriesResponse<C>, String>> + Send;
+
+    /// `Raft::stream_append`: the AppendEntries of one pipeline (`Channel::RaftAppend`), in
+    /// order; the answers must come out in the same order. The default answers them one at a
+    /// time through [`InboundHandler::append_entries`] (no pipelining on this side).
+    fn stream_append(
+        self: Arc<Self>,
+        input: BoxStream<'static, AppendEntriesRequest<C>>,
+    ) -> BoxStream<'static, Result<StreamAppendResult<C>, String>>
+    where
+        Self: Sized,
+    {
+        let answers = futures::stream::unfold(Some((self, input)), |state| async move {
+            let (handler, mut input) = state?;
+            let rpc = input.next().await?;
+            let prev = rpc.prev_log_id.clone();
+            let last = rpc.entries.last().map(|e| e.log_id()).or(prev.clone());
+            let answer = match handler.append_entries(rpc).await {
+                Ok(response) => stream_result(response, prev, last.clone()),
+                Err(reason) => Err(reason),
+            };
+            // After an error, or a prefix taken (what follows it would not line up), the
+            // stream ends as openraft's own sequential stream does.
+            let go_on = matches!(&answer, Ok(Ok(flushed)) if *flushed == last);
+            Some((answer, go_on.then_some((handler, input))))
+        });
+        answers.boxed()
+    }
 
     /// `Raft::vote`.
     fn vote(

@@ -22,7 +22,9 @@ use crate::error::PeerError;
 
 /// The version of everything after the hello: the messages of `message.rs` and the way each
 /// channel uses them. Servers refuse a peer speaking another version.
-pub const PEER_PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: `Channel::RaftAppend` (pipelined AppendEntries) and its messages.
+pub const PEER_PROTOCOL_VERSION: u16 = 2;
 /// First bytes of every hello and reply: a stranger (or a ZooKeeper client on the wrong
 /// port) is told apart from a peer of another version.
 pub const HELLO_MAGIC: [u8; 4] = *b"CRLP";
@@ -41,6 +43,9 @@ pub enum Channel {
     AppRequest,
     /// The server's own one-way messages, in order.
     AppStream,
+    /// openraft's AppendEntries as a pipeline: several requests in flight, answers in order
+    /// (`append_stream.rs`).
+    RaftAppend,
 }
 
 /// The connecting side's hello.
@@ -269,7 +274,7 @@ mod tests {
             bytes,
             [
                 b'C', b'R', b'L', b'P', // magic
-                0, 1, // protocol version 1, big-endian
+                0, 2, // protocol version 2, big-endian
                 3, b'z', b'k', b'1', // ensemble id
                 1,    // from
                 2,    // to
@@ -292,7 +297,7 @@ mod tests {
         let welcome = HelloReply::new(2, Verdict::Welcome);
         assert_eq!(
             welcome.encode().expect("encodes"),
-            [b'C', b'R', b'L', b'P', 0, 1, 2, 0]
+            [b'C', b'R', b'L', b'P', 0, 2, 2, 0]
         );
         let refused = HelloReply::new(
             2,
@@ -302,7 +307,7 @@ mod tests {
         );
         assert_eq!(
             refused.encode().expect("encodes"),
-            [b'C', b'R', b'L', b'P', 0, 1, 2, 1, 2, b'n', b'o']
+            [b'C', b'R', b'L', b'P', 0, 2, 2, 1, 2, b'n', b'o']
         );
     }
 
@@ -342,7 +347,7 @@ mod tests {
     fn garbage_is_an_error() {
         assert!(Hello::decode(b"CRL").is_err());
         assert!(Hello::decode(b"GET / HTTP/1.1").is_err());
-        assert!(Hello::decode(&[b'C', b'R', b'L', b'P', 0, 1, 0xff]).is_err());
+        assert!(Hello::decode(&[b'C', b'R', b'L', b'P', 0, 2, 0xff]).is_err());
     }
 
     #[test]
@@ -356,7 +361,7 @@ mod tests {
         };
         assert!(check_hello(&old, &config)
             .unwrap_err()
-            .contains("version 0, this server speaks 1"));
+            .contains("version 0, this server speaks 2"));
         let other = Hello {
             ensemble_id: "other".into(),
             ..hello()

@@ -19,12 +19,14 @@
 //! one [`Channel`], so a snapshot or a stream never delays a heartbeat.
 //!
 //! Files: `config.rs` (settings and limits), `error.rs`, `frame.rs`, `handshake.rs`,
-//! `message.rs` (pure wire formats); `conn.rs` (an established connection and the handshake
+//! `message.rs` (pure wire formats); `append_stream.rs` (pipelined AppendEntries, both
+//! sides); `conn.rs` (an established connection and the handshake
 //! on a socket), `pool.rs` (per-peer connection reuse and reachability logs), `client.rs`
 //! (openraft's network), `snapshot.rs`, `app.rs`, `stream.rs`, `handler.rs`, `server.rs`;
 //! `memory/` (the in-process net).
 
 mod app;
+mod append_stream;
 mod client;
 pub mod config;
 mod conn;

@@ -9,8 +9,8 @@ use std::fmt;
 
 use bytes::Bytes;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use openraft::RaftTypeConfig;
@@ -49,6 +49,18 @@ impl<C: RaftTypeConfig> RaftRequest<C> {
             RaftRequest::TransferLeader(_) => "transfer_leader",
         }
     }
+}
+
+/// `Channel::RaftAppend`, receiver to sender: one answer per AppendEntries, in order (the
+/// sender's frames are bare `AppendEntriesRequest`s). After an error result or `Failed` the
+/// receiver closes the connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub enum AppendReply<C: RaftTypeConfig> {
+    /// `Raft::stream_append`'s result: the last log id now flushed, or why not.
+    Appended(StreamAppendResult<C>),
+    /// The handler's error (e.g. the remote Raft stopped).
+    Failed(String),
 }
 
 /// `Channel::Snapshot`, sender to receiver: `Begin`, any number of `Chunk`s, `End`.

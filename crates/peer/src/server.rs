@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
+use crate::append_stream::serve_append_stream;
 use crate::config::{PeerConfig, INBOUND_CONNECTIONS_MAX};
 use crate::conn::{accept, Conn};
 use crate::error::{FrameError, PeerError};
@@ -119,10 +120,16 @@ async fn connection<C, H, S>(
     let Ok(mut conn) = accept(stream, addr, &shared.config).await else {
         return;
     };
-    let result = match conn.channel {
+    let (peer, channel, addr) = (conn.peer_id, conn.channel, conn.addr.clone());
+    let result = match channel {
         Channel::Raft => {
             let result = serve_raft::<C, H>(&mut conn, &shared.handler).await;
-            shared.handler.raft_connection_closed(conn.peer_id);
+            shared.handler.raft_connection_closed(peer);
+            result
+        }
+        Channel::RaftAppend => {
+            let result = serve_append_stream::<C, H>(conn, &shared.config, &shared.handler).await;
+            shared.handler.raft_connection_closed(peer);
             result
         }
         Channel::Snapshot => {
@@ -139,14 +146,17 @@ async fn connection<C, H, S>(
             serve_stream::<C, H>(&mut conn, &shared.config, &*shared.handler).await
         }
     };
-    log_end(&conn, result);
+    log_end(peer, &addr, channel, result);
 }
 
 /// Garbage from a peer that passed the handshake is a bug or a version skew the version did
 /// not catch: warn. Anything else is a disconnection: info.
-fn log_end(conn: &Conn, result: Result<(), PeerError>) {
-    let (peer, addr, channel) = (conn.peer_id, &conn.addr, conn.channel);
+fn log_end(peer: u64, addr: &str, channel: Channel, result: Result<(), PeerError>) {
     match result {
+        // A pipeline ends whenever openraft starts another replication stream: routine.
+        Ok(()) if channel == Channel::RaftAppend => {
+            tracing::debug!("peer {peer} at {addr} ended an append pipeline")
+        }
         Ok(()) | Err(PeerError::Frame(FrameError::Closed)) => {
             tracing::info!("peer {peer} at {addr} disconnected ({channel:?})")
         }

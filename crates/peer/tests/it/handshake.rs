@@ -34,7 +34,7 @@ async fn a_different_ensemble_is_refused_on_both_sides() {
         &[
             "refused Raft connection from peer 1 at 127.0.0.1:",
             "ensemble id \"another-ensemble\" is not this server's \"test-ensemble\"",
-            "peer protocol version 1, ours 1",
+            "peer protocol version 2, ours 2",
         ],
     );
     let client_side = logs.lines(
@@ -43,7 +43,7 @@ async fn a_different_ensemble_is_refused_on_both_sides() {
             "cannot connect to peer 2",
             &format!("server 2 at {} refused our hello", server.addr),
             "ensemble id",
-            "peer protocol version 1, ours 1",
+            "peer protocol version 2, ours 2",
         ],
     );
     assert_eq!(server_side.len(), 1, "{}", logs.text());
@@ -71,7 +71,7 @@ async fn a_hello_for_another_server_is_refused_on_both_sides() {
         &[
             "refused Raft connection from peer 1",
             "hello is for server 7 but this is server 2",
-            "peer protocol version 1, ours 1",
+            "peer protocol version 2, ours 2",
         ],
     );
     let client_side = logs.lines(
@@ -80,7 +80,7 @@ async fn a_hello_for_another_server_is_refused_on_both_sides() {
             "cannot connect to peer 7",
             "server 2 at",
             "hello is for server 7",
-            "peer protocol version 1, ours 1",
+            "peer protocol version 2, ours 2",
         ],
     );
     assert_eq!(server_side.len(), 1, "{}", logs.text());
@@ -109,7 +109,7 @@ async fn the_server_refuses_another_protocol_version() {
             assert_eq!(protocol_version, PEER_PROTOCOL_VERSION);
             assert_eq!(server_id, SERVER_ID);
             assert!(
-                reason.contains("version 99, this server speaks 1"),
+                reason.contains("version 99, this server speaks 2"),
                 "{reason}"
             );
         }
@@ -120,7 +120,7 @@ async fn the_server_refuses_another_protocol_version() {
         "WARN",
         &[
             "refused Raft connection from peer 1",
-            "peer protocol version 99, ours 1",
+            "peer protocol version 99, ours 2",
         ],
     );
     assert_eq!(lines.len(), 1, "{}", logs.text());
@@ -147,7 +147,7 @@ async fn the_server_reads_the_version_of_an_unknown_layout() {
     ));
     let lines = logs.lines(
         "WARN",
-        &["peer id unknown", "peer protocol version 7, ours 1"],
+        &["peer id unknown", "peer protocol version 7, ours 2"],
     );
     assert_eq!(lines.len(), 1, "{}", logs.text());
     server.stop().await;
@@ -181,7 +181,7 @@ async fn the_client_refuses_another_protocol_version() {
         "WARN",
         &[
             "cannot connect to peer 2",
-            "peer protocol version 99, ours 1",
+            "peer protocol version 99, ours 2",
         ],
     );
     assert_eq!(lines.len(), 1, "{}", logs.text());

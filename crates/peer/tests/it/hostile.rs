@@ -25,6 +25,7 @@ async fn an_oversize_frame_closes_the_connection() {
         Channel::AppRequest,
         Channel::AppStream,
         Channel::Snapshot,
+        Channel::RaftAppend,
     ] {
         let mut stream = raw_peer(server.addr, channel).await;
         let claimed = u32::try_from(limit + 1).expect("fits");
@@ -38,7 +39,7 @@ async fn an_oversize_frame_closes_the_connection() {
         );
     }
     let lines = logs.lines("WARN", &["peer 1", "is over the limit of 67108864 bytes"]);
-    assert_eq!(lines.len(), 4, "{}", logs.text());
+    assert_eq!(lines.len(), 5, "{}", logs.text());
     server.stop().await;
 }
 

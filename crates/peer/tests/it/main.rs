@@ -2,6 +2,7 @@
 //! in one process, on tokio's paused clock); each test starts and stops its own servers.
 
 mod app;
+mod append_stream;
 mod common;
 mod handshake;
 mod hostile;

@@ -18,9 +18,10 @@ use bytes::Bytes;
 use corral_entry::{SnapshotMeta, TypeConfig};
 use corral_peer::{InboundHandler, SnapshotIo, SnapshotSink};
 use corral_storage::snapshot::{IncomingSnapshot, SnapshotStore};
+use futures::stream::{BoxStream, StreamExt};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -74,6 +75,21 @@ impl<A: ClusterApp> InboundHandler<C> for RaftInbound<A> {
             .append_entries(rpc)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// openraft's pipelined follower path: each request is handed on without waiting for
+    /// the previous one's flush, so a commit index arriving behind a batch is applied as
+    /// soon as the entries it covers are durable here.
+    fn stream_append(
+        self: Arc<Self>,
+        input: BoxStream<'static, AppendEntriesRequest<C>>,
+    ) -> BoxStream<'static, Result<StreamAppendResult<C>, String>> {
+        let contact = self.contact.clone();
+        let input = input.inspect(move |_| contact.heard());
+        self.raft
+            .stream_append(input)
+            .map(|answer| answer.map_err(|fatal| fatal.to_string()))
+            .boxed()
     }
 
     async fn vote(&self, rpc: VoteRequest<C>) -> Result<VoteResponse<C>, String> {

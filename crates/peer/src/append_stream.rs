@@ -1,0 +1,406 @@
+//! Pipelined AppendEntries (`Channel::RaftAppend`): openraft's `stream_append` over a
+//! connection of its own, both sides.
+//!
+//! Why: with one AppendEntries at a time, a follower hears that an entry committed only with
+//! the next request, which leaves after the previous one was flushed and answered; a client
+//! connected to a follower waits a whole extra replication round (ZooKeeper's leader sends
+//! COMMIT at once). openraft's replication already produces a stream of requests (new
+//! entries, or an entry-less one carrying a new commit index) as soon as there is something
+//! to say; the pipeline sends each at once and reads the answers as they come.
+//!
+//! - Sending side, [`Pipeline`]: requests from openraft's stream are written as bare
+//!   `AppendEntriesRequest` frames, at most `append_inflight_max` (and about
+//!   `append_inflight_bytes_max` bytes) unanswered; a reader task turns answer frames into a
+//!   channel, so waiting for an answer and for the next request is one cancel-safe `select!`.
+//!   The oldest unanswered request must be answered within the RPC budget. A request cut to
+//!   fit the frame limits (see [`cut_to_fit`]) is the last one: what openraft would send
+//!   after it would not line up, so the stream ends once it is answered and openraft starts
+//!   the next one from the follower's progress, as it does after `PartialSuccess`.
+//! - Receiving side, [`serve_append_stream`]: a reader task feeds the requests to the
+//!   handler's `stream_append` (openraft's pipelined follower path) through a bounded
+//!   channel, and the answers are written back in order. An error answer ends the stream.
+//!
+//! A pipeline never reconnects: any failure ends its stream, and openraft opens the next one.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{BoxStream, Stream, StreamExt};
+use openraft::entry::RaftEntry;
+use openraft::error::RPCError;
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, StreamAppendResult};
+use openraft::type_config::alias::LogIdOf;
+use openraft::{RPCTypes, RaftTypeConfig};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::client::rpc_error;
+use crate::config::PeerConfig;
+use crate::conn::{within, BufferedRead, Conn};
+use crate::error::{FrameError, PeerError};
+use crate::frame::{decode, encode_frame, read_frame};
+use crate::handler::InboundHandler;
+use crate::message::AppendReply;
+use crate::pool::PeerSlot;
+
+/// Answers the receiver's reader may hold beyond what the handler has taken: requests are
+/// only read while there is room, so a leader that floods a follower is slowed to its pace.
+const RECEIVER_QUEUE_MAX: usize = 16;
+
+/// openraft's answer to one AppendEntries as a stream result, without its `unwrap` on a
+/// conflict at the start of the log (which no correct follower reports, but a broken one
+/// must not crash the leader).
+pub(crate) fn stream_result<C: RaftTypeConfig>(
+    response: AppendEntriesResponse<C>,
+    prev: Option<LogIdOf<C>>,
+    last: Option<LogIdOf<C>>,
+) -> Result<StreamAppendResult<C>, String> {
+    match (&response, &prev) {
+        (AppendEntriesResponse::Conflict, None) => {
+            Err("the follower reported a conflict at the start of the log".to_string())
+        }
+        _ => Ok(response.into_stream_result(prev, last)),
+    }
+}
+
+/// Encodes `rpc` with `encode`, halving its entries until the frame fits `frame_bytes_max`
+/// and, with more than one entry, `append_bytes_target` (openraft allows sending a prefix).
+/// Returns the frame and, if entries were left out, the last log id sent.
+pub(crate) fn cut_to_fit<C: RaftTypeConfig>(
+    mut rpc: AppendEntriesRequest<C>,
+    config: &PeerConfig,
+    peer: u64,
+    encode: impl Fn(&AppendEntriesRequest<C>, usize) -> Result<Vec<u8>, PeerError>,
+) -> Result<(Vec<u8>, Option<LogIdOf<C>>), PeerError> {
+    let max = config.frame_bytes_max;
+    let mut cut = false;
+    loop {
+        match encode(&rpc, max) {
+            Ok(frame) if frame.len() > config.append_bytes_target && rpc.entries.len() > 1 => {
+                rpc.entries.truncate(rpc.entries.len() / 2);
+                cut = true;
+            }
+            Ok(frame) => {
+                let last = cut
+                    .then(|| rpc.entries.last().map(|e| e.log_id()))
+                    .flatten();
+                return Ok((frame, last));
+            }
+            Err(PeerError::TooLarge { .. }) if rpc.entries.len() > 1 => {
+                rpc.entries.truncate(rpc.entries.len() / 2);
+                cut = true;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot replicate to peer {peer}: one log entry does not fit a frame: {e}"
+                );
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// One unanswered request.
+struct Sent {
+    frame_bytes: usize,
+    sent_at: Instant,
+}
+
+/// Aborts the reader task when the pipeline goes (openraft drops the stream at will).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The sending side of one pipeline.
+pub(crate) struct Pipeline<C: RaftTypeConfig, In> {
+    write: OwnedWriteHalf,
+    answers: mpsc::Receiver<Result<AppendReply<C>, PeerError>>,
+    _reader: AbortOnDrop,
+    /// openraft's requests; `None` once it ended or a request was cut.
+    input: Option<In>,
+    inflight: VecDeque<Sent>,
+    inflight_bytes: usize,
+    config: Arc<PeerConfig>,
+    slot: Arc<PeerSlot>,
+    /// Time the oldest request has to be answered, and each write to complete.
+    budget: Duration,
+    /// Set after an error: the stream ends.
+    done: bool,
+}
+
+impl<C, In> Pipeline<C, In>
+where
+    C: RaftTypeConfig<NodeId = u64>,
+    In: Stream<Item = AppendEntriesRequest<C>> + Send + Unpin + 'static,
+{
+    /// Starts the pipeline on `conn` (a `Channel::RaftAppend` connection).
+    pub(crate) fn start(
+        conn: Conn,
+        config: Arc<PeerConfig>,
+        slot: Arc<PeerSlot>,
+        input: In,
+        budget: Duration,
+    ) -> Self {
+        let frame_bytes_max = conn.frame_bytes_max();
+        let (mut read, write) = conn.into_buffered_split();
+        let (tx, answers) = mpsc::channel(config.append_inflight_max.max(1));
+        let reader = tokio::spawn(async move {
+            loop {
+                let answer = match read_frame(&mut read, frame_bytes_max).await {
+                    Ok(payload) => decode::<AppendReply<C>>(&payload),
+                    Err(e) => Err(e.into()),
+                };
+                let failed = answer.is_err();
+                if tx.send(answer).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Pipeline {
+            write,
+            answers,
+            _reader: AbortOnDrop(reader),
+            input: Some(input),
+            inflight: VecDeque::new(),
+            inflight_bytes: 0,
+            config,
+            slot,
+            budget,
+            done: false,
+        }
+    }
+
+    /// The answers, in order, as openraft's stream.
+    pub(crate) fn into_stream(
+        self,
+    ) -> BoxStream<'static, Result<StreamAppendResult<C>, RPCError<C>>> {
+        futures::stream::unfold(self, |mut pipeline| async move {
+            let item = pipeline.next().await?;
+            Some((item, pipeline))
+        })
+        .boxed()
+    }
+
+    /// The next answer, sending requests while waiting for it; `None` at the end.
+    async fn next(&mut self) -> Option<Result<StreamAppendResult<C>, RPCError<C>>> {
+        while !self.done {
+            let may_send = self.input.is_some() && self.has_room();
+            if self.inflight.is_empty() && !may_send {
+                return None;
+            }
+            let deadline = self.inflight.front().map(|s| s.sent_at + self.budget);
+            tokio::select! {
+                biased;
+                answer = self.answers.recv(), if !self.inflight.is_empty() => {
+                    return Some(self.answered(answer));
+                }
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    return Some(Err(self.fail(PeerError::Timeout(self.budget))));
+                }
+                rpc = next_request(&mut self.input), if may_send => match rpc {
+                    None => self.input = None,
+                    Some(rpc) => {
+                        if let Err(e) = self.send(rpc).await {
+                            return Some(Err(self.fail(e)));
+                        }
+                    }
+                },
+            }
+        }
+        None
+    }
+
+    fn has_room(&self) -> bool {
+        self.inflight.is_empty()
+            || (self.inflight.len() < self.config.append_inflight_max
+                && self.inflight_bytes < self.config.append_inflight_bytes_max)
+    }
+
+    async fn send(&mut self, rpc: AppendEntriesRequest<C>) -> Result<(), PeerError> {
+        let (frame, cut_at) = cut_to_fit(rpc, &self.config, self.slot.id, |rpc, max| {
+            encode_frame(rpc, max)
+        })?;
+        if cut_at.is_some() {
+            self.input = None;
+        }
+        let write = async { Ok(self.write.write_all(&frame).await?) };
+        within(self.budget, write).await?;
+        self.inflight.push_back(Sent {
+            frame_bytes: frame.len(),
+            sent_at: Instant::now(),
+        });
+        self.inflight_bytes += frame.len();
+        Ok(())
+    }
+
+    fn answered(
+        &mut self,
+        answer: Option<Result<AppendReply<C>, PeerError>>,
+    ) -> Result<StreamAppendResult<C>, RPCError<C>> {
+        let sent = self.inflight.pop_front();
+        self.inflight_bytes -= sent.map_or(0, |s| s.frame_bytes);
+        match answer {
+            Some(Ok(AppendReply::Appended(result))) => {
+                self.slot.succeeded();
+                self.done = result.is_err();
+                Ok(result)
+            }
+            Some(Ok(AppendReply::Failed(reason))) => Err(self.fail(PeerError::Remote {
+                peer: self.slot.id,
+                reason,
+            })),
+            Some(Err(e)) => Err(self.fail(e)),
+            None => Err(self.fail(PeerError::Frame(FrameError::Closed))),
+        }
+    }
+
+    fn fail(&mut self, e: PeerError) -> RPCError<C> {
+        self.done = true;
+        match &e {
+            PeerError::Timeout(_) => self.slot.request_failed(&e),
+            _ => tracing::info!(
+                "append pipeline to peer {} at {} ended: {e}",
+                self.slot.id,
+                self.slot.addr
+            ),
+        }
+        rpc_error(e, RPCTypes::AppendEntries, self.config.my_id, self.slot.id)
+    }
+}
+
+async fn next_request<C: RaftTypeConfig, In>(
+    input: &mut Option<In>,
+) -> Option<AppendEntriesRequest<C>>
+where
+    In: Stream<Item = AppendEntriesRequest<C>> + Unpin,
+{
+    match input {
+        Some(input) => input.next().await,
+        None => None,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The receiving side: requests to the handler's `stream_append`, answers back in order,
+/// until the sender closes the connection or an answer is an error.
+pub(crate) async fn serve_append_stream<C, H>(
+    conn: Conn,
+    config: &PeerConfig,
+    handler: &Arc<H>,
+) -> Result<(), PeerError>
+where
+    C: RaftTypeConfig,
+    H: InboundHandler<C>,
+{
+    let peer = conn.peer_id;
+    let frame_bytes_max = conn.frame_bytes_max();
+    let (read, mut write) = conn.into_buffered_split();
+    let (tx, rx) = mpsc::channel(RECEIVER_QUEUE_MAX);
+    let input = futures::stream::unfold(rx, |mut rx| async move {
+        let rpc = rx.recv().await?;
+        Some((rpc, rx))
+    })
+    .boxed();
+    let mut answers = handler.clone().stream_append(input);
+    let mut reading = std::pin::pin!(read_requests::<C>(read, tx, frame_bytes_max, peer));
+    let mut reading_ended = false;
+    loop {
+        tokio::select! {
+            ended = &mut reading, if !reading_ended => {
+                // The sender is done (or sent garbage): what it sent is still answered
+                // unless the connection is broken.
+                reading_ended = true;
+                ended?;
+            }
+            answer = answers.next() => {
+                let Some(answer) = answer else { return Ok(()) };
+                let (reply, last) = match answer {
+                    Ok(result) => {
+                        let last = result.is_err();
+                        (AppendReply::Appended(result), last)
+                    }
+                    Err(reason) => (AppendReply::Failed(reason), true),
+                };
+                let frame = encode_frame(&reply, frame_bytes_max)?;
+                let writing = async { Ok(write.write_all(&frame).await?) };
+                within(config.stream_idle_timeout, writing).await?;
+                if last {
+                    let _ = write.shutdown().await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Reads request frames into `tx` until the sender closes the connection (`Ok`) or sends
+/// something that is not an AppendEntries (`Err`). Dropping `tx` ends the handler's input.
+async fn read_requests<C: RaftTypeConfig>(
+    mut read: BufferedRead,
+    tx: mpsc::Sender<AppendEntriesRequest<C>>,
+    frame_bytes_max: usize,
+    peer: u64,
+) -> Result<(), PeerError> {
+    loop {
+        let payload = match read_frame(&mut read, frame_bytes_max).await {
+            Ok(payload) => payload,
+            Err(FrameError::Closed) => return Ok(()),
+            Err(e @ FrameError::TooLarge { .. }) => {
+                // As `Conn::recv` does: a misbehaving peer or mismatched limits.
+                tracing::warn!(
+                    "closing RaftAppend connection with peer {peer}: {e} (frame_bytes_max)"
+                );
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let rpc = decode::<AppendEntriesRequest<C>>(&payload)?;
+        tracing::debug!(
+            "append_entries (pipelined) from peer {peer}: {} entries",
+            rpc.entries.len()
+        );
+        if tx.send(rpc).await.is_err() {
+            // The handler's stream ended (an error answer): nothing more is taken.
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    openraft::declare_raft_types!(T);
+
+    #[test]
+    fn a_conflict_at_the_start_of_the_log_is_an_error_not_a_panic() {
+        assert!(stream_result::<T>(AppendEntriesResponse::Conflict, None, None).is_err());
+        let at = openraft::testing::log_id::<T>(1, 0, 5);
+        assert!(matches!(
+            stream_result::<T>(AppendEntriesResponse::Conflict, Some(at), None),
+            Ok(Err(_))
+        ));
+        assert_eq!(
+            stream_result::<T>(
+                AppendEntriesResponse::Success,
+                Some(at),
+                Some(at)
+            ),
+            Ok(Ok(Some(at)))
+        );
+    }
+}

@@ -31,7 +31,9 @@
 #                      or /tmp; that disk is the one the fsync probe measures)
 #   --corral-bin PATH  use this corral binary instead of building one
 #   --loadgen WHICH    load generator(s) for (b): corral, zkload or both (default both, or
-#                      $LOADGEN); both adds about (seconds + warmup + 2) x 16 s to the run
+#                      $LOADGEN); both adds about (seconds + warmup + 2) x 16 s to the run;
+#                      (c)-(f) use `corral bench` whatever this says (populate, setData on the
+#                      big tree)
 #   --zkload-bin PATH  use this zkload binary (default: beside the corral binary, built with
 #                      it when missing)
 #   --throughput-only  (a) and (b) only: no big tree, no heap search (to check the load

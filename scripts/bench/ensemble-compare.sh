@@ -44,7 +44,9 @@
 #                      or /tmp)
 #   --corral-bin PATH  use this corral binary instead of building one
 #   --loadgen WHICH    load generator(s) for (a): corral, zkload or both (default both, or
-#                      $LOADGEN); both adds about (seconds + warmup + 2) x 14 s to the run
+#                      $LOADGEN); both adds about (seconds + warmup + 2) x 14 s to the run;
+#                      the warm-up round uses corral bench unless this is zkload, and the
+#                      failovers (c) always do (`corral bench failover`)
 #   --zkload-bin PATH  use this zkload binary (default: beside the corral binary, built with
 #                      it when missing)
 #   --corral-log F     Corral's log filter (default warn; e.g. info,openraft=info to see

@@ -106,7 +106,6 @@ pub async fn drive(mut session: Session, plan: Arc<Plan>, deadline: Instant) -> 
         }
         tally.record(latency, &result);
     }
-    drop(running);
     (session, tally)
 }
 

@@ -49,11 +49,14 @@ impl Layout {
         format!("{}/create/s{session}/n{index}", self.root)
     }
 
-    /// The parents setup creates, each after its own parent.
-    pub fn parents(&self, sessions: usize) -> Vec<String> {
-        let mut parents = vec![self.root.clone(), self.keys_parent(), self.create_parent()];
-        parents.extend((0..sessions).map(|s| self.session_parent(s)));
-        parents
+    /// The nodes above the keys and the created nodes, by depth: each level's parents are in
+    /// the one before.
+    pub fn parent_levels(&self, sessions: usize) -> [Vec<String>; 3] {
+        [
+            vec![self.root.clone()],
+            vec![self.keys_parent(), self.create_parent()],
+            (0..sessions).map(|s| self.session_parent(s)).collect(),
+        ]
     }
 }
 
@@ -67,8 +70,12 @@ mod tests {
         assert_eq!(layout.key(3), "/r/keys/k3");
         assert_eq!(layout.created(2, 7), "/r/create/s2/n7");
         assert_eq!(
-            layout.parents(2),
-            ["/r", "/r/keys", "/r/create", "/r/create/s0", "/r/create/s1"]
+            layout.parent_levels(2),
+            [
+                vec!["/r"],
+                vec!["/r/keys", "/r/create"],
+                vec!["/r/create/s0", "/r/create/s1"]
+            ]
         );
         let unique = Layout::new(None);
         assert!(unique

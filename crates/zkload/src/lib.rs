@@ -66,13 +66,17 @@ pub async fn run(config: &Config) -> Result<Report, LoadError> {
         &value,
     )
     .await;
-    if let Err(err) = prepared {
-        if !matches!(err, LoadError::RootExists(_)) {
-            finish(config, sessions, &layout).await;
-        } else {
+    match prepared {
+        Ok(()) => {}
+        // Not ours: nothing to remove.
+        Err(err @ LoadError::RootExists(_)) => {
             session::close(clients(&sessions)).await;
+            return Err(err);
         }
-        return Err(err);
+        Err(err) => {
+            finish(config, sessions, &layout).await;
+            return Err(err);
+        }
     }
 
     let plan = |op: Op, round: usize| Plan {

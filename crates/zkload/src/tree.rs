@@ -110,16 +110,9 @@ pub async fn prepare(
     keys: usize,
     value: &[u8],
 ) -> Result<(), LoadError> {
-    let parents = layout.parents(sessions);
-    let (root, rest) = parents.split_first().expect("parents start with the root");
-    let (top, session_parents) = rest.split_at(2);
-    let levels: [(&[String], &[u8]); 3] = [
-        (std::slice::from_ref(root), b""),
-        (top, b""),
-        (session_parents, b""),
-    ];
-    for (paths, data) in levels {
-        strict(apply(clients, paths, Action::Create(data)).await, root)?;
+    let root = layout.root.as_str();
+    for level in layout.parent_levels(sessions) {
+        strict(apply(clients, &level, Action::Create(b"")).await, root)?;
     }
     let keys: Vec<String> = (0..keys).map(|i| layout.key(i)).collect();
     strict(apply(clients, &keys, Action::Create(value)).await, root)
@@ -160,18 +153,11 @@ pub async fn cleanup(
         .flat_map(|(s, &n)| (0..n).map(move |i| layout.created(s, i)))
         .collect();
     let keys: Vec<String> = (0..keys).map(|i| layout.key(i)).collect();
-    let parents = layout.parents(created.len());
+    let [root, top, session_parents] = layout.parent_levels(created.len());
     let mut total = Outcome::default();
-    // Children before parents; the parents list runs root first, so it goes level by level
-    // from its far end.
-    for level in [
-        &made[..],
-        &keys,
-        &parents[3..],
-        &parents[1..3],
-        &parents[..1],
-    ] {
-        total.merge(apply(clients, level, Action::Delete).await);
+    // Children before parents.
+    for level in [made, keys, session_parents, top, root] {
+        total.merge(apply(clients, &level, Action::Delete).await);
     }
     CleanupReport {
         root: layout.root.clone(),

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Corral against Apache ZooKeeper 3.8 standalone on this machine, in one run, with the same load
-# generator (`corral bench`) and fsync on both:
+# generators on both (`corral bench`, on Corral's own client, and `zkload`, on the
+# `zookeeper-client` crate, a client Corral did not write) and fsync on both:
 #
 #   (a) the raw fdatasync rate of the disk holding the data directories (the bound of durable
 #       write throughput for one client with one request in flight);
 #   (b) create and set throughput and p99 at 1x1, 16x1 and 64x8 (sessions x in flight), and get
-#       at 1x1 and 64x8, both servers side by side (workloads interleaved);
+#       at 1x1 and 64x8, both servers side by side (workloads interleaved); once with each load
+#       generator of --loadgen, zkload's table with p99.9 and the server's CPU time per op
+#       (user + system from /proc/<pid>/stat);
 #   (c) a tree of --nodes znodes (100-byte data, fan-out 10) populated into fresh servers, then
 #       the resident set (VmRSS) of each server process; ZooKeeper twice: with the JVM's default
 #       heap and with just enough -Xmx (found by starting from its live heap after a full GC and
@@ -27,11 +30,19 @@
 #   --workdir DIR      where data directories and logs go (default: a new dir under $TMPDIR
 #                      or /tmp; that disk is the one the fsync probe measures)
 #   --corral-bin PATH  use this corral binary instead of building one
+#   --loadgen WHICH    load generator(s) for (b): corral, zkload or both (default both, or
+#                      $LOADGEN); both adds about (seconds + warmup + 2) x 16 s to the run;
+#                      (c)-(f) use `corral bench` whatever this says (populate, setData on the
+#                      big tree)
+#   --zkload-bin PATH  use this zkload binary (default: beside the corral binary, built with
+#                      it when missing)
+#   --throughput-only  (a) and (b) only: no big tree, no heap search (to check the load
+#                      generators quickly)
 #   --keep             keep the work directory (logs, data) at the end
 #   --zk-heap-from MB  start the search for just enough -Xmx here instead of at 1.1 x the live
 #                      heap measured with the default heap
 #
-# Builds `cargo build --release -p corral` (honours CARGO_TARGET_DIR). Needs Debian's Apache
+# Builds `cargo build --release -p corral` (and `-p corral-zkload`; honours CARGO_TARGET_DIR). Needs Debian's Apache
 # ZooKeeper jars (scripts/install-test-deps.sh), java, jq, and jcmd for the heap search.
 # Every server runs on 127.0.0.1 on a free port with maxClientCnxns=0, and every process the
 # script starts is killed at exit, whatever the exit.
@@ -42,12 +53,15 @@ set -euo pipefail
 # Options
 
 QUICK=0
+THROUGHPUT_ONLY=0
 OUT=""
 NODES=""
 SECONDS_RUN=""
 WARMUP=""
 WORKDIR=""
 CORRAL_BIN=""
+ZKLOAD_BIN=""
+LOADGEN="${LOADGEN:-both}"
 KEEP=0
 HEAP_FROM=""
 FANOUT=10
@@ -73,6 +87,9 @@ while (($#)); do
 	--warmup) WARMUP="${2:?--warmup needs a number}" && shift ;;
 	--workdir) WORKDIR="${2:?--workdir needs a directory}" && shift ;;
 	--corral-bin) CORRAL_BIN="${2:?--corral-bin needs a path}" && shift ;;
+	--zkload-bin) ZKLOAD_BIN="${2:?--zkload-bin needs a path}" && shift ;;
+	--loadgen) LOADGEN="${2:?--loadgen needs corral, zkload or both}" && shift ;;
+	--throughput-only) THROUGHPUT_ONLY=1 ;;
 	--keep) KEEP=1 ;;
 	--zk-heap-from) HEAP_FROM="${2:?--zk-heap-from needs a size in MB}" && shift ;;
 	-h | --help)
@@ -90,6 +107,12 @@ else
 	: "${NODES:=1000000}" "${SECONDS_RUN:=10}" "${WARMUP:=2}"
 fi
 if ! [[ "$NODES" =~ ^[0-9]+$ ]] || ((NODES == 0)); then die "--nodes must be a positive integer"; fi
+case "$LOADGEN" in
+corral | zkload | both) ;;
+*) die "--loadgen (or LOADGEN) must be corral, zkload or both, not $LOADGEN" ;;
+esac
+# uses GEN: whether load generator GEN (corral or zkload) runs in (b)
+uses() { [[ "$LOADGEN" == both || "$LOADGEN" == "$1" ]]; }
 FSYNC_SECONDS="$SECONDS_RUN"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -352,13 +375,20 @@ HAVE_JCMD=0
 command -v jcmd >/dev/null && HAVE_JCMD=1
 
 if [[ -z "$CORRAL_BIN" ]]; then
-	log "building: cargo build --release -p corral"
-	(cd "$REPO" && cargo build --release -p corral) >&2
+	log "building: cargo build --release -p corral -p corral-zkload"
+	(cd "$REPO" && cargo build --release -p corral -p corral-zkload) >&2
 	CORRAL="${CARGO_TARGET_DIR:-$REPO/target}/release/corral"
 else
 	CORRAL="$CORRAL_BIN"
 fi
 [[ -x "$CORRAL" ]] || die "no corral binary at $CORRAL"
+ZKLOAD="${ZKLOAD_BIN:-$(dirname "$CORRAL")/zkload}"
+if uses zkload && [[ ! -x "$ZKLOAD" && -z "$ZKLOAD_BIN" ]]; then
+	log "building: cargo build --release -p corral-zkload"
+	(cd "$REPO" && cargo build --release -p corral-zkload) >&2
+	ZKLOAD="${CARGO_TARGET_DIR:-$REPO/target}/release/zkload"
+fi
+uses zkload && { [[ -x "$ZKLOAD" ]] || die "no zkload binary at $ZKLOAD"; }
 
 if [[ -z "$WORKDIR" ]]; then
 	WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/corral-compare.XXXXXX")"
@@ -405,8 +435,10 @@ ZP_PORT=$SERVER_PORT
 ZP_PID=$SERVER_PID
 TARGETS="corral=127.0.0.1:$CP_PORT,zookeeper=127.0.0.1:$ZP_PORT"
 LOADS=("1 1 create,set,get" "16 1 create,set" "64 8 create,set,get")
+LOADS_CORRAL=("${LOADS[@]}")
 BENCH_LIMIT=$(((SECONDS_RUN + WARMUP) * 2 * 3 + 300))
-for load in "${LOADS[@]}"; do
+uses corral || LOADS_CORRAL=()
+for load in "${LOADS_CORRAL[@]}"; do
 	read -r sessions in_flight ops <<<"$load"
 	name="${sessions}x${in_flight}"
 	log "bench $name: $ops"
@@ -423,6 +455,41 @@ for load in "${LOADS[@]}"; do
 		[[ -n "$failure" ]] && log "  $target $workload: a session failed: $failure"
 	done < <(jq -r '.results[] | [.workload, .target, .ops_per_s, (.latency.p99_us / 1000),
 		.errors, (.failure // "")] | @tsv' "$WORKDIR/bench-$name.json")
+done
+
+# zkload: one run per load, op and server, interleaved (Corral, ZooKeeper, per op) as above; each
+# run makes its own keys and removes everything it made.
+ZKLOAD_LIMIT=$((SECONDS_RUN + WARMUP + 120))
+LOADS_ZKLOAD=("${LOADS[@]}")
+uses zkload || LOADS_ZKLOAD=()
+for load in "${LOADS_ZKLOAD[@]}"; do
+	read -r sessions in_flight ops <<<"$load"
+	name="${sessions}x${in_flight}"
+	for op in ${ops//,/ }; do
+		for target in corral zookeeper; do
+			if [[ "$target" == corral ]]; then port=$CP_PORT pid=$CP_PID; else port=$ZP_PORT pid=$ZP_PID; fi
+			f="$WORKDIR/zkload-$name-$op-$target"
+			log "zkload $name $op: $target"
+			if ! run_bounded "$ZKLOAD_LIMIT" "$ZKLOAD" --connect "127.0.0.1:$port" --pid "$pid" \
+				--sessions "$sessions" --in-flight "$in_flight" --op "$op" --secs "$SECONDS_RUN" \
+				--warmup-secs "$WARMUP" --value-bytes "$VALUE_BYTES" --json >"$f.json" 2>"$f.err"; then
+				cat "$f.err" >&"$LOG_FD"
+				die "zkload $name $op on $target failed"
+			fi
+			# A tab is IFS white space: empty fields would merge, so "-" stands for none.
+			IFS=$'\t' read -r ops_s p99 p999 errors stopped cpu kinds < <(jq -r '.results[0] |
+				[.ops_per_s, (.latency.p99_us / 1000), (.latency.p999_us / 1000), .errors,
+				.sessions_stopped, (.cpu.server_us_per_op // "-"),
+				(.error_kinds.by_kind | to_entries | map("\(.key)=\(.value)") | join(" "))] | @tsv' "$f.json")
+			cpu="${cpu#-}"
+			k="zl.$name.$op.$target"
+			R[$k.ops]="$ops_s" R[$k.p99]="$p99" R[$k.p999]="$p999" R[$k.cpu]="$cpu"
+			R[$k.err]="$errors"
+			[[ "$errors" != 0 ]] && log "  $target $op: $errors failed requests: $kinds"
+			((stopped > 0)) && log "  $target $op: $stopped session(s) ended early"
+			log "  $target $op: $(fmt "$ops_s" %.0f) ops/s, p99 $(fmt "$p99" %.2f) ms, server CPU $(fmt "$cpu" %.0f) us/op"
+		done
+	done
 done
 stop_server "$CP_PID"
 stop_server "$ZP_PID"
@@ -589,38 +656,40 @@ tree_corral() {
 	rm -rf "$dir/data"
 }
 
-log "(c-e) $NODES znodes: Corral"
-tree_corral
-log "(c-e) $NODES znodes: ZooKeeper with the default heap (${ZK_DEFAULT_HEAP_MB} MB)"
-tree_zk zk-default "" "$POP_LIMIT" || die "ZooKeeper with the default heap failed"
-
-# Just enough -Xmx: from the live heap x 1.1, up by 15 % until populate and restarts succeed
-# (a populate slower than 4x the default-heap one counts as a failure: GC thrashing).
 HEAP_TRIALS=""
 ZK_TIGHT=""
-live_mb="${R[zk-default.live_mb]:-}"
-if [[ "$HEAP_FROM" =~ ^[0-9]+$ ]]; then
-	heap_mb=$HEAP_FROM
-elif [[ "$live_mb" =~ ^[0-9]+$ ]] && ((live_mb > 0)); then
-	heap_mb=$(((live_mb * 11 / 10 + 31) / 32 * 32))
-else
-	heap_mb=$(((NODES * 640 / 1000000 + 31) / 32 * 32))
-fi
-tight_limit="$(awk -v s="${R[zk-default.pop_s]}" 'BEGIN { printf "%d", s * 4 + 60 }')"
-for _ in 1 2 3 4 5 6; do
-	log "(c-e) ZooKeeper with -Xmx${heap_mb}m"
-	if tree_zk "zk-${heap_mb}m" "${heap_mb}m" "$tight_limit"; then
-		HEAP_TRIALS+="${heap_mb}m ok"
-		ZK_TIGHT="zk-${heap_mb}m"
-		break
+if ((!THROUGHPUT_ONLY)); then
+	log "(c-e) $NODES znodes: Corral"
+	tree_corral
+	log "(c-e) $NODES znodes: ZooKeeper with the default heap (${ZK_DEFAULT_HEAP_MB} MB)"
+	tree_zk zk-default "" "$POP_LIMIT" || die "ZooKeeper with the default heap failed"
+
+	# Just enough -Xmx: from the live heap x 1.1, up by 15 % until populate and restarts succeed
+	# (a populate slower than 4x the default-heap one counts as a failure: GC thrashing).
+	live_mb="${R[zk-default.live_mb]:-}"
+	if [[ "$HEAP_FROM" =~ ^[0-9]+$ ]]; then
+		heap_mb=$HEAP_FROM
+	elif [[ "$live_mb" =~ ^[0-9]+$ ]] && ((live_mb > 0)); then
+		heap_mb=$(((live_mb * 11 / 10 + 31) / 32 * 32))
+	else
+		heap_mb=$(((NODES * 640 / 1000000 + 31) / 32 * 32))
 	fi
-	HEAP_TRIALS+="${heap_mb}m failed (${TREE_FAIL}), "
-	# A failed trial may leave its server running (e.g. a restart that never came back).
-	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then stop_server "$SERVER_PID"; fi
-	heap_mb=$(((heap_mb * 115 / 100 + 31) / 32 * 32))
-done
-[[ -n "$ZK_TIGHT" ]] || log "no -Xmx up to ${heap_mb}m was enough"
-log "heap search: $HEAP_TRIALS"
+	tight_limit="$(awk -v s="${R[zk-default.pop_s]}" 'BEGIN { printf "%d", s * 4 + 60 }')"
+	for _ in 1 2 3 4 5 6; do
+		log "(c-e) ZooKeeper with -Xmx${heap_mb}m"
+		if tree_zk "zk-${heap_mb}m" "${heap_mb}m" "$tight_limit"; then
+			HEAP_TRIALS+="${heap_mb}m ok"
+			ZK_TIGHT="zk-${heap_mb}m"
+			break
+		fi
+		HEAP_TRIALS+="${heap_mb}m failed (${TREE_FAIL}), "
+		# A failed trial may leave its server running (e.g. a restart that never came back).
+		if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then stop_server "$SERVER_PID"; fi
+		heap_mb=$(((heap_mb * 115 / 100 + 31) / 32 * 32))
+	done
+	[[ -n "$ZK_TIGHT" ]] || log "no -Xmx up to ${heap_mb}m was enough"
+	log "heap search: $HEAP_TRIALS"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Report
@@ -632,7 +701,10 @@ report() {
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) RAM;"
 	echo "corral $CORRAL_REV (release), ${JAVA_VERSION}; data on $DISK."
-	echo "One run, same load generator (\`corral bench\`), fsync on both (forceSync=yes),"
+	local gens="\`corral bench\` (Corral's own client) and \`zkload\` (the zookeeper-client crate)"
+	uses zkload || gens="\`corral bench\`"
+	uses corral || gens="\`zkload\` (the zookeeper-client crate)"
+	echo "One run, same load generators on both ($gens), fsync on both (forceSync=yes),"
 	echo "${VALUE_BYTES}-byte values, ${SECONDS_RUN} s measured after ${WARMUP} s warmup per workload,"
 	echo "targets interleaved per workload. ZooKeeper for (b): default heap."
 	echo "Load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg) (shared machine:" \
@@ -653,31 +725,58 @@ report() {
 	echo "The preallocated rate bounds 1×1 writes (one request in flight, synced before the reply);" \
 		"more sessions can only beat it by sharing one sync among several writes."
 	echo
-	echo "## Throughput (sessions × in flight)"
-	echo
-	echo "| load | op | Corral ops/s | Corral p99 ms | ZooKeeper ops/s | ZooKeeper p99 ms | ops/s Corral/ZK | p99 Corral/ZK |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|"
 	local load sessions in_flight ops op name c z
-	for load in "${LOADS[@]}"; do
-		read -r sessions in_flight ops <<<"$load"
-		name="${sessions}x${in_flight}"
-		for op in ${ops//,/ }; do
-			c="tp.$name.$op.corral"
-			z="tp.$name.$op.zookeeper"
-			echo "| ${sessions}×${in_flight} | $op | $(fmt "${R[$c.ops]:-}" '%.0f') | $(fmt "${R[$c.p99]:-}" '%.2f')" \
-				"| $(fmt "${R[$z.ops]:-}" '%.0f') | $(fmt "${R[$z.p99]:-}" '%.2f')" \
-				"| $(ratio "${R[$c.ops]:-}" "${R[$z.ops]:-}") | $(ratio "${R[$c.p99]:-}" "${R[$z.p99]:-}") |"
+	if uses corral; then
+		echo "## Throughput (sessions × in flight), \`corral bench\`"
+		echo
+		echo "| load | op | Corral ops/s | Corral p99 ms | ZooKeeper ops/s | ZooKeeper p99 ms | ops/s Corral/ZK | p99 Corral/ZK |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|"
+		for load in "${LOADS[@]}"; do
+			read -r sessions in_flight ops <<<"$load"
+			name="${sessions}x${in_flight}"
+			for op in ${ops//,/ }; do
+				c="tp.$name.$op.corral"
+				z="tp.$name.$op.zookeeper"
+				echo "| ${sessions}×${in_flight} | $op | $(fmt "${R[$c.ops]:-}" '%.0f') | $(fmt "${R[$c.p99]:-}" '%.2f')" \
+					"| $(fmt "${R[$z.ops]:-}" '%.0f') | $(fmt "${R[$z.p99]:-}" '%.2f')" \
+					"| $(ratio "${R[$c.ops]:-}" "${R[$z.ops]:-}") | $(ratio "${R[$c.p99]:-}" "${R[$z.p99]:-}") |"
+			done
 		done
-	done
-	local errs=""
+		echo
+	fi
+	if uses zkload; then
+		echo "## Throughput (sessions × in flight), \`zkload\` (zookeeper-client crate)"
+		echo
+		echo "One zkload run per load, op and server (Corral, then ZooKeeper, per op); each makes its own"
+		echo "1000 keys and removes what it made. Server CPU: user + system time of the server process per op."
+		echo
+		echo "| load | op | Corral ops/s | Corral CPU µs/op | ZK ops/s | ZK CPU µs/op | ops/s C/ZK | CPU C/ZK | Corral p99 ms | ZK p99 ms | p99 C/ZK | Corral p99.9 ms | ZK p99.9 ms | p99.9 C/ZK |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		for load in "${LOADS[@]}"; do
+			read -r sessions in_flight ops <<<"$load"
+			name="${sessions}x${in_flight}"
+			for op in ${ops//,/ }; do
+				c="zl.$name.$op.corral"
+				z="zl.$name.$op.zookeeper"
+				echo "| ${sessions}×${in_flight} | $op" \
+					"| $(fmt "${R[$c.ops]:-}" '%.0f') | $(fmt "${R[$c.cpu]:-}" '%.0f')" \
+					"| $(fmt "${R[$z.ops]:-}" '%.0f') | $(fmt "${R[$z.cpu]:-}" '%.0f')" \
+					"| $(ratio "${R[$c.ops]:-}" "${R[$z.ops]:-}") | $(ratio "${R[$c.cpu]:-}" "${R[$z.cpu]:-}")" \
+					"| $(fmt "${R[$c.p99]:-}" '%.2f') | $(fmt "${R[$z.p99]:-}" '%.2f') | $(ratio "${R[$c.p99]:-}" "${R[$z.p99]:-}")" \
+					"| $(fmt "${R[$c.p999]:-}" '%.2f') | $(fmt "${R[$z.p999]:-}" '%.2f') | $(ratio "${R[$c.p999]:-}" "${R[$z.p999]:-}") |"
+			done
+		done
+		echo
+	fi
+	local errs="" key
 	for key in "${!R[@]}"; do
-		[[ "$key" == tp.*.err && "${R[$key]}" != 0 ]] && errs+=" ${key%.err}=${R[$key]}"
+		[[ "$key" == tp.*.err || "$key" == zl.*.err ]] && [[ "${R[$key]}" != 0 ]] && errs+=" ${key%.err}=${R[$key]}"
 	done
-	[[ -n "$errs" ]] && echo && echo "Error replies:$errs"
-	echo
+	[[ -n "$errs" ]] && echo "Failed requests (tp: corral bench, zl: zkload; kinds in the log):$errs" && echo
 	echo "set runs right after create on the same servers, so each tree is as big as its own create" \
 		"run made it; setData on one tree size for both is in the next table."
 	echo
+	((!THROUGHPUT_ONLY)) || return 0
 	echo "## $n znodes (${VALUE_BYTES}-byte data, fan-out $FANOUT), fresh servers"
 	echo
 	local t=${ZK_TIGHT:-none}

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A 3-server Corral ensemble against a 3-server Apache ZooKeeper 3.8 ensemble on this machine, in
-# one run, with the same load generator (`corral bench`) and fsync on both:
+# one run, with the same load generators on both (`corral bench`, on Corral's own client, and
+# `zkload`, on the `zookeeper-client` crate, a client Corral did not write) and fsync on both:
 #
 #   (a) writes (create, setData) at 1x1, 16x1 and 64x8 (sessions x in flight) and reads
 #       (getData) at 64x8: ops/s, p99, p99.9, and the CPU time of the three servers together
 #       per op (user + system from /proc/<pid>/stat), both ensembles side by side (workloads
 #       interleaved: Corral create, ZooKeeper create, Corral set, ...), after an unmeasured
-#       warm-up round (JIT);
+#       warm-up round (JIT); once with each load generator of --loadgen;
 #   (b) memory: the resident set (VmRSS) of every server, idle after start and after the load,
 #       and its peak (VmHWM); idle CPU of each ensemble;
 #   (c) failover: one session writes setData in a loop (1x1) through a follower; the leader
@@ -42,12 +43,18 @@
 #   --workdir DIR      where data directories and logs go (default: a new dir under $TMPDIR
 #                      or /tmp)
 #   --corral-bin PATH  use this corral binary instead of building one
+#   --loadgen WHICH    load generator(s) for (a): corral, zkload or both (default both, or
+#                      $LOADGEN); both adds about (seconds + warmup + 2) x 14 s to the run;
+#                      the warm-up round uses corral bench unless this is zkload, and the
+#                      failovers (c) always do (`corral bench failover`)
+#   --zkload-bin PATH  use this zkload binary (default: beside the corral binary, built with
+#                      it when missing)
 #   --corral-log F     Corral's log filter (default warn; e.g. info,openraft=info to see
 #                      elections in DIR/corral.N/server.log, with --keep)
 #   --failover-only    skip the throughput runs (to look into failover)
 #   --keep             keep the work directory (logs, data, bench JSON) at the end
 #
-# Builds `cargo build --release -p corral` (honours CARGO_TARGET_DIR). Needs Debian's Apache
+# Builds `cargo build --release -p corral` (and `-p corral-zkload`; honours CARGO_TARGET_DIR). Needs Debian's Apache
 # ZooKeeper jars (scripts/install-test-deps.sh), java and jq. Every process the script starts is
 # killed at exit, whatever the exit.
 
@@ -66,6 +73,8 @@ FAILOVER_WAIT=60
 ZK_HEAP=1000m
 WORKDIR=""
 CORRAL_BIN=""
+ZKLOAD_BIN=""
+LOADGEN="${LOADGEN:-both}"
 KEEP=0
 CORRAL_LOG=warn
 FAILOVER_ONLY=0
@@ -92,6 +101,8 @@ while (($#)); do
 	--zk-heap) ZK_HEAP="${2:?--zk-heap needs a size}" && shift ;;
 	--workdir) WORKDIR="${2:?--workdir needs a directory}" && shift ;;
 	--corral-bin) CORRAL_BIN="${2:?--corral-bin needs a path}" && shift ;;
+	--zkload-bin) ZKLOAD_BIN="${2:?--zkload-bin needs a path}" && shift ;;
+	--loadgen) LOADGEN="${2:?--loadgen needs corral, zkload or both}" && shift ;;
 	--corral-log) CORRAL_LOG="${2:?--corral-log needs a filter}" && shift ;;
 	--failover-only) FAILOVER_ONLY=1 ;;
 	--keep) KEEP=1 ;;
@@ -110,6 +121,12 @@ else
 	: "${SECONDS_RUN:=10}" "${WARMUP:=2}" "${FAILOVERS:=5}" "${PREWARM:=5}"
 fi
 [[ "$FAILOVERS" =~ ^[0-9]+$ ]] || die "--failovers must be a number"
+case "$LOADGEN" in
+corral | zkload | both) ;;
+*) die "--loadgen (or LOADGEN) must be corral, zkload or both, not $LOADGEN" ;;
+esac
+# uses GEN: whether load generator GEN (corral or zkload) runs in (a)
+uses() { [[ "$LOADGEN" == both || "$LOADGEN" == "$1" ]]; }
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -391,8 +408,8 @@ fi
 WORKDIR_MADE=1
 
 if [[ -z "$CORRAL_BIN" ]]; then
-	log "building: cargo build --release -p corral"
-	(cd "$REPO" && cargo build --release -p corral) >&2
+	log "building: cargo build --release -p corral -p corral-zkload"
+	(cd "$REPO" && cargo build --release -p corral -p corral-zkload) >&2
 	CORRAL_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/corral"
 	CORRAL_REV="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 else
@@ -402,6 +419,19 @@ fi
 # A copy: a rebuild elsewhere during the run must not change the servers restarted later.
 CORRAL="$WORKDIR/corral"
 cp "$CORRAL_BIN" "$CORRAL"
+if uses zkload; then
+	if [[ -z "$ZKLOAD_BIN" ]]; then
+		ZKLOAD_BIN="$(dirname "$CORRAL_BIN")/zkload"
+		if [[ ! -x "$ZKLOAD_BIN" ]]; then
+			log "building: cargo build --release -p corral-zkload"
+			(cd "$REPO" && cargo build --release -p corral-zkload) >&2
+			ZKLOAD_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/zkload"
+		fi
+	fi
+	[[ -x "$ZKLOAD_BIN" ]] || die "no zkload binary at $ZKLOAD_BIN"
+	ZKLOAD="$WORKDIR/zkload"
+	cp "$ZKLOAD_BIN" "$ZKLOAD"
+fi
 
 ZK_VERSION="$(unzip -p /usr/share/java/zookeeper.jar META-INF/MANIFEST.MF 2>/dev/null |
 	awk -F': ' '/^Implementation-Version/ { gsub("\r", "", $2); print $2 }' || true)"
@@ -465,14 +495,23 @@ TARGETS="corral=$C_ADDRS,zookeeper=$Z_ADDRS"
 TARGET_PIDS="corral=$C_PIDS,zookeeper=$Z_PIDS"
 LOADS=("1 1 create,set" "16 1 create,set" "64 8 create,set,get")
 ((FAILOVER_ONLY)) && LOADS=()
-if ((!FAILOVER_ONLY)); then
+if ((!FAILOVER_ONLY)) && uses corral; then
 	log "warm-up: create,set,get at 16x4, ${PREWARM}s each, unmeasured"
 	run_bounded $((PREWARM * 6 + 300)) "$CORRAL" bench --addr "$TARGETS" --sessions 16 --in-flight 4 \
 		--ops create,set,get --duration-s "$PREWARM" --warmup-s 0 --value-bytes "$VALUE_BYTES" \
 		>"$WORKDIR/prewarm.txt" 2>&1 || die "the warm-up run failed (see $WORKDIR/prewarm.txt)"
+elif ((!FAILOVER_ONLY)); then
+	log "warm-up with zkload: create,set,get at 16x4, ${PREWARM}s each, unmeasured"
+	for addrs in "${C_ADDRS//|/,}" "${Z_ADDRS//|/,}"; do
+		run_bounded $((PREWARM * 3 + 120)) "$ZKLOAD" --connect "$addrs" --sessions 16 --in-flight 4 \
+			--op create,set,get --secs "$PREWARM" --warmup-secs 0 --value-bytes "$VALUE_BYTES" \
+			>>"$WORKDIR/prewarm.txt" 2>&1 || die "the warm-up run failed (see $WORKDIR/prewarm.txt)"
+	done
 fi
 BENCH_LIMIT=$(((SECONDS_RUN + WARMUP) * 2 * 3 + 300))
-for load in "${LOADS[@]}"; do
+LOADS_CORRAL=("${LOADS[@]}")
+uses corral || LOADS_CORRAL=()
+for load in "${LOADS_CORRAL[@]}"; do
 	read -r sessions in_flight ops <<<"$load"
 	name="${sessions}x${in_flight}"
 	log "bench $name: $ops"
@@ -494,6 +533,43 @@ for load in "${LOADS[@]}"; do
 	done < <(jq -r '.results[] | [.workload, .target, .ops_per_s, (.latency.p99_us / 1000),
 		(.latency.p999_us / 1000), .errors, (.cpu.server_us_per_op // ""), (.failure // "")] | @tsv' \
 		"$WORKDIR/bench-$name.json")
+done
+
+# zkload: one run per load, op and ensemble, interleaved (Corral, ZooKeeper, per op); the
+# connect string lists follower, follower, leader and --spread pinned puts session i on server
+# i mod 3, as corral bench does; each run makes its own keys and removes what it made.
+ZKLOAD_LIMIT=$((SECONDS_RUN + WARMUP + 120))
+LOADS_ZKLOAD=("${LOADS[@]}")
+uses zkload || LOADS_ZKLOAD=()
+for load in "${LOADS_ZKLOAD[@]}"; do
+	read -r sessions in_flight ops <<<"$load"
+	name="${sessions}x${in_flight}"
+	for op in ${ops//,/ }; do
+		for target in corral zookeeper; do
+			if [[ "$target" == corral ]]; then addrs=$C_ADDRS pids=$C_PIDS; else addrs=$Z_ADDRS pids=$Z_PIDS; fi
+			f="$WORKDIR/zkload-$name-$op-$target"
+			log "zkload $name $op: $target"
+			if ! run_bounded "$ZKLOAD_LIMIT" "$ZKLOAD" --connect "${addrs//|/,}" --spread pinned \
+				--pid "${pids//|/,}" --sessions "$sessions" --in-flight "$in_flight" --op "$op" \
+				--secs "$SECONDS_RUN" --warmup-secs "$WARMUP" --value-bytes "$VALUE_BYTES" --json \
+				>"$f.json" 2>"$f.err"; then
+				cat "$f.err" >&"$LOG_FD"
+				die "zkload $name $op on $target failed"
+			fi
+			# A tab is IFS white space: empty fields would merge, so "-" stands for none.
+			IFS=$'\t' read -r ops_s p99 p999 errors stopped cpu kinds < <(jq -r '.results[0] |
+				[.ops_per_s, (.latency.p99_us / 1000), (.latency.p999_us / 1000), .errors,
+				.sessions_stopped, (.cpu.server_us_per_op // "-"),
+				(.error_kinds.by_kind | to_entries | map("\(.key)=\(.value)") | join(" "))] | @tsv' "$f.json")
+			cpu="${cpu#-}"
+			k="zl.$name.$op.$target"
+			R[$k.ops]="$ops_s" R[$k.p99]="$p99" R[$k.p999]="$p999" R[$k.cpu]="$cpu"
+			R[$k.err]="$errors"
+			[[ "$errors" != 0 ]] && log "  $target $op: $errors failed requests: $kinds"
+			((stopped > 0)) && log "  $target $op: $stopped session(s) ended early"
+			log "  $target $op: $(fmt "$ops_s" %.0f) ops/s, p99 $(fmt "$p99" %.2f) ms, server CPU $(fmt "$cpu" %.0f) us/op"
+		done
+	done
 done
 
 # (b) memory after the load
@@ -568,12 +644,37 @@ timeline() {
 	fi
 }
 
+# throughput_table PREFIX: the (a) table of one load generator's results, R[PREFIX.<load>.<op>.*]
+throughput_table() {
+	echo "| load | op | Corral ops/s | ZK ops/s | ops/s C/ZK | Corral p99 ms | ZK p99 ms | p99 C/ZK | Corral p99.9 ms | ZK p99.9 ms | p99.9 C/ZK | Corral CPU µs/op | ZK CPU µs/op | CPU C/ZK |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	local load sessions in_flight ops op name c z
+	for load in "${LOADS[@]}"; do
+		read -r sessions in_flight ops <<<"$load"
+		name="${sessions}x${in_flight}"
+		for op in ${ops//,/ }; do
+			c="$1.$name.$op.corral"
+			z="$1.$name.$op.zookeeper"
+			echo "| ${sessions}×${in_flight} | $op" \
+				"| $(fmt "${R[$c.ops]:-}" '%.0f') | $(fmt "${R[$z.ops]:-}" '%.0f') | $(ratio "${R[$c.ops]:-}" "${R[$z.ops]:-}")" \
+				"| $(fmt "${R[$c.p99]:-}" '%.2f') | $(fmt "${R[$z.p99]:-}" '%.2f') | $(ratio "${R[$c.p99]:-}" "${R[$z.p99]:-}")" \
+				"| $(fmt "${R[$c.p999]:-}" '%.2f') | $(fmt "${R[$z.p999]:-}" '%.2f') | $(ratio "${R[$c.p999]:-}" "${R[$z.p999]:-}")" \
+				"| $(fmt "${R[$c.cpu]:-}" '%.0f') | $(fmt "${R[$z.cpu]:-}" '%.0f') | $(ratio "${R[$c.cpu]:-}" "${R[$z.cpu]:-}") |"
+		done
+	done
+	echo
+}
+
 report() {
 	echo "# 3-server Corral ensemble vs 3-server Apache ZooKeeper ${ZK_VERSION:-3.8} ensemble"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) RAM;"
 	echo "corral $CORRAL_REV (release), ${JAVA_VERSION}, ZooKeeper -Xmx$ZK_HEAP; data on $DISK."
+	local gens="\`corral bench\` (Corral's own client) and \`zkload\` (the zookeeper-client crate)"
+	uses zkload || gens="\`corral bench\`"
+	uses corral || gens="\`zkload\` (the zookeeper-client crate)"
 	echo "All six servers and the load generator on this machine's $(nproc) cores, 127.0.0.1;"
+	echo "load generators: $gens, one after the other;"
 	echo "both ensembles up at once, workloads interleaved (Corral, then ZooKeeper, per workload)."
 	echo "tickTime=2000, initLimit=10, syncLimit=5, forceSync=yes on both; ${VALUE_BYTES}-byte values;"
 	echo "${SECONDS_RUN} s measured after ${WARMUP} s warmup per workload, all after one unmeasured round of"
@@ -584,32 +685,27 @@ report() {
 	echo "writer): $(fmt "${R[fsync.preallocated]}" %.0f)/s in a preallocated file (p50 $(fmt "${R[fsync.preallocated.p50]}" %.3f) ms)," \
 		"$(fmt "${R[fsync.append]}" %.0f)/s appending."
 	echo
-	echo "## Throughput and latency (sessions × in flight)"
-	echo
-	echo "Server CPU: user + system time of the three server processes together, per op."
-	echo
-	echo "| load | op | Corral ops/s | ZK ops/s | ops/s C/ZK | Corral p99 ms | ZK p99 ms | p99 C/ZK | Corral p99.9 ms | ZK p99.9 ms | p99.9 C/ZK | Corral CPU µs/op | ZK CPU µs/op | CPU C/ZK |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	local load sessions in_flight ops op name c z
-	for load in "${LOADS[@]}"; do
-		read -r sessions in_flight ops <<<"$load"
-		name="${sessions}x${in_flight}"
-		for op in ${ops//,/ }; do
-			c="tp.$name.$op.corral"
-			z="tp.$name.$op.zookeeper"
-			echo "| ${sessions}×${in_flight} | $op" \
-				"| $(fmt "${R[$c.ops]:-}" '%.0f') | $(fmt "${R[$z.ops]:-}" '%.0f') | $(ratio "${R[$c.ops]:-}" "${R[$z.ops]:-}")" \
-				"| $(fmt "${R[$c.p99]:-}" '%.2f') | $(fmt "${R[$z.p99]:-}" '%.2f') | $(ratio "${R[$c.p99]:-}" "${R[$z.p99]:-}")" \
-				"| $(fmt "${R[$c.p999]:-}" '%.2f') | $(fmt "${R[$z.p999]:-}" '%.2f') | $(ratio "${R[$c.p999]:-}" "${R[$z.p999]:-}")" \
-				"| $(fmt "${R[$c.cpu]:-}" '%.0f') | $(fmt "${R[$z.cpu]:-}" '%.0f') | $(ratio "${R[$c.cpu]:-}" "${R[$z.cpu]:-}") |"
-		done
-	done
+	if uses corral; then
+		echo "## Throughput and latency (sessions × in flight), \`corral bench\`"
+		echo
+		echo "Server CPU: user + system time of the three server processes together, per op."
+		echo
+		throughput_table tp
+	fi
+	if uses zkload; then
+		echo "## Throughput and latency (sessions × in flight), \`zkload\` (zookeeper-client crate)"
+		echo
+		echo "One zkload run per load, op and ensemble (Corral, then ZooKeeper, per op), sessions pinned"
+		echo "round robin as above; each run makes its own 1000 keys and removes what it made. Server CPU:"
+		echo "user + system time of the three server processes together, per op."
+		echo
+		throughput_table zl
+	fi
 	local errs="" key
 	for key in "${!R[@]}"; do
-		[[ "$key" == tp.*.err && "${R[$key]}" != 0 ]] && errs+=" ${key%.err}=${R[$key]}"
+		[[ "$key" == tp.*.err || "$key" == zl.*.err ]] && [[ "${R[$key]}" != 0 ]] && errs+=" ${key%.err}=${R[$key]}"
 	done
-	[[ -n "$errs" ]] && echo && echo "Error replies:$errs"
-	echo
+	[[ -n "$errs" ]] && echo "Failed requests (tp: corral bench, zl: zkload; kinds in the log):$errs" && echo
 	echo "## Failover (SIGKILL of the leader under a 1×1 setData loop through a follower)"
 	echo
 	echo "Time from the kill to the first acknowledged write sent after it; the session re-attaches"

@@ -395,11 +395,7 @@ mod tests {
             Ok(Err(_))
         ));
         assert_eq!(
-            stream_result::<T>(
-                AppendEntriesResponse::Success,
-                Some(at),
-                Some(at)
-            ),
+            stream_result::<T>(AppendEntriesResponse::Success, Some(at), Some(at)),
             Ok(Ok(Some(at)))
         );
     }

@@ -8,10 +8,17 @@ use std::time::{Duration, Instant};
 
 use corral_testkit::four_letter_word;
 
-/// A base port with the 9 ports after it free (3 servers x client, quorum, election).
+/// A base port with the 9 ports after it free (3 servers x client, quorum, election). The
+/// bases tried lie below Linux's ephemeral range (32768 and up), where outgoing connections
+/// of parallel tests take their local ports.
 fn free_port_run() -> u16 {
-    for _ in 0..100 {
-        let base = corral_testkit::free_port();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let seed = std::process::id() as u64 ^ nanos;
+    for attempt in 0..200u64 {
+        let base =
+            20_000 + ((seed.wrapping_mul(6364136223846793005) + attempt * 7919) % 12_000) as u16;
         let all_free = (0..9u16).all(|i| {
             base.checked_add(i).is_some_and(|p| {
                 TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, p))).is_ok()

@@ -148,6 +148,14 @@ fn server_stats(status: &StatusSource, with_clients: bool) -> String {
         s.mode,
         s.node_count,
     );
+    if let Some(leader) = status.quorum_summary().and_then(|q| q.leader) {
+        let sizes = leader.proposal_sizes;
+        let _ = writeln!(
+            out,
+            "Proposal sizes last/min/max: {}/{}/{}",
+            sizes.last_bytes, sizes.min_bytes, sizes.max_bytes
+        );
+    }
     out
 }
 
@@ -245,8 +253,12 @@ fn mntr(status: &StatusSource) -> String {
             rows.push(("synced_followers", l.synced_followers.to_string()));
             rows.push(("synced_non_voting_followers", "0".to_owned()));
             rows.push(("synced_observers", l.synced_observers.to_string()));
-            rows.push(("pending_syncs", "0".to_owned()));
+            rows.push(("pending_syncs", l.pending_syncs.to_string()));
             rows.push(("leader_uptime", l.leader_uptime_ms.to_string()));
+            let sizes = l.proposal_sizes;
+            rows.push(("last_proposal_size", sizes.last_bytes.to_string()));
+            rows.push(("min_proposal_size", sizes.min_bytes.to_string()));
+            rows.push(("max_proposal_size", sizes.max_bytes.to_string()));
         }
     }
     let mut out = String::new();

@@ -227,6 +227,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
     )
     .map_err(|e: IdentityError| NodeError::Deployment(e.to_string()))?;
     let (mut log_store, snapshots) = open_storage(&storage, &env.vfs, env.log_writer)?;
+    let proposal_sizes = log_store.append_sizes();
 
     let clock = env.clock.clone();
     let counters = Arc::new(Counters::default());
@@ -325,6 +326,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         started_ms: clock.monotonic_ms(),
         conf: conf_facts(&config, local_addr),
         leading_since_ms: leading_since_ms.clone(),
+        proposal_sizes: proposal_sizes.clone(),
     });
     let services = Arc::new(ClientServices {
         replica: replica.clone(),
@@ -354,6 +356,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         tick: Duration::from_millis(tick_ms),
         reaper: config.reaper_schedule(),
         leading_since_ms,
+        proposal_sizes,
     };
 
     if let Some(forwarder) = forwarder {

@@ -59,6 +59,7 @@
 //! * Torn tails of the last segment are truncated with a warning; any other damage stops
 //!   the open with a typed error. Data is never dropped silently.
 
+pub mod append_sizes;
 pub mod error;
 pub mod fault_vfs;
 pub mod layout;
@@ -81,6 +82,7 @@ mod writer_handle;
 mod writer_inline;
 mod writer_thread;
 
+pub use append_sizes::{AppendSizes, AppendSizesReading};
 pub use config::LogStoreConfig;
 pub use config::RecoveryPolicy;
 pub use config::WriterMode;

@@ -33,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use crate::append_sizes::AppendSizes;
 use crate::cache::EntryCache;
 use crate::config::LogStoreConfig;
 use crate::error::Error;
@@ -194,6 +195,8 @@ where
 pub struct LogStore<C: RaftTypeConfig> {
     shared: Arc<Shared<C>>,
     writer: WriterHandle,
+    /// Encoded sizes of the entries appended (a leader's proposal sizes).
+    append_sizes: Arc<AppendSizes>,
 }
 
 /// A cheap, clone-able read handle sharing the store's cache and files.
@@ -262,7 +265,16 @@ where
             disk,
             read_batch_bytes_max: config.read_batch_bytes_max,
         });
-        Ok(LogStore { shared, writer })
+        Ok(LogStore {
+            shared,
+            writer,
+            append_sizes: Arc::default(),
+        })
+    }
+
+    /// The sizes of appended entries, shared: the holder reads and resets them.
+    pub fn append_sizes(&self) -> Arc<AppendSizes> {
+        self.append_sizes.clone()
     }
 
     /// A new read handle.
@@ -323,10 +335,9 @@ where
                     "append batch is not contiguous: entry {index} at position {k} after {first_index}"
                 )));
             }
-            records.push(EncodedRecord {
-                index,
-                payload: encode_entry::<C>(entry)?,
-            });
+            let payload = encode_entry::<C>(entry)?;
+            self.append_sizes.record(payload.len());
+            records.push(EncodedRecord { index, payload });
         }
 
         let overlaps = {

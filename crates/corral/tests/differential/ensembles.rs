@@ -33,6 +33,8 @@ pub struct Ensembles {
     _data: tempfile::TempDir,
     /// A follower of each.
     pub targets: Targets,
+    /// The leader of each.
+    pub leaders: Targets,
 }
 
 pub fn start() -> Result<Ensembles, String> {
@@ -48,10 +50,14 @@ pub fn start() -> Result<Ensembles, String> {
     let (mut zk, corral) = (zk?, corral?);
     let zk_leader = zk.wait_for_leader().map_err(|e| format!("{e:#}"))?;
     let zk_follower = (zk_leader + 1) % zk.server_count();
-    let corral_follower = corral_follower(&corral)?;
+    let (corral_leader, corral_follower) = corral_roles(&corral)?;
     let targets = Targets {
         zk: zk.addr(zk_follower).to_string(),
         corral: corral[corral_follower].connect_string(),
+    };
+    let leaders = Targets {
+        zk: zk.addr(zk_leader).to_string(),
+        corral: corral[corral_leader].connect_string(),
     };
     eprintln!(
         "differential (ensembles): Apache ZooKeeper follower {}, Corral follower {}",
@@ -62,6 +68,7 @@ pub fn start() -> Result<Ensembles, String> {
         _corral: corral,
         _data: data,
         targets,
+        leaders,
     })
 }
 
@@ -122,8 +129,8 @@ fn config(data: &Path, client_port: u16, servers: &str) -> String {
     )
 }
 
-/// The index of a Corral server that follows, once the ensemble has a leader.
-fn corral_follower(processes: &[CorralProcess]) -> Result<usize, String> {
+/// The indexes of the Corral leader and of a follower, once the ensemble has a leader.
+fn corral_roles(processes: &[CorralProcess]) -> Result<(usize, usize), String> {
     let started = std::time::Instant::now();
     loop {
         let modes: Vec<Option<String>> = processes
@@ -138,15 +145,109 @@ fn corral_follower(processes: &[CorralProcess]) -> Result<usize, String> {
             .iter()
             .filter(|m| m.as_deref() == Some("leader"))
             .count();
-        if let (1, Some(i)) = (
-            leaders,
-            modes.iter().position(|m| m.as_deref() == Some("follower")),
-        ) {
-            return Ok(i);
+        let leader = modes.iter().position(|m| m.as_deref() == Some("leader"));
+        let follower = modes.iter().position(|m| m.as_deref() == Some("follower"));
+        if let (1, Some(leader), Some(follower)) = (leaders, leader, follower) {
+            return Ok((leader, follower));
         }
         if started.elapsed() > std::time::Duration::from_secs(60) {
             return Err(format!("no Corral leader after 60 s: {modes:?}"));
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// The `mntr` keys ZooKeeper's ensemble servers add (reference `zookeeper-ensemble.md` §6.2).
+const ENSEMBLE_MNTR_KEYS: &[&str] = &[
+    "zk_server_state",
+    "zk_peer_state",
+    "zk_quorum_size",
+    "zk_learners",
+    "zk_synced_followers",
+    "zk_synced_non_voting_followers",
+    "zk_synced_observers",
+    "zk_pending_syncs",
+    "zk_leader_uptime",
+    "zk_last_proposal_size",
+    "zk_min_proposal_size",
+    "zk_max_proposal_size",
+];
+
+/// The answer to `cmd` of the server at `addr` (`host:port`).
+fn ask(addr: &str, cmd: &str) -> Result<String, String> {
+    let socket: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("{addr} is not an address: {e}"))?;
+    four_letter_word(socket, cmd).map_err(|e| format!("{cmd} at {addr}: {e:#}"))
+}
+
+/// `mntr`'s ensemble keys of the server at `addr`.
+fn ensemble_mntr(addr: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let text = ask(addr, "mntr")?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .filter(|(key, _)| ENSEMBLE_MNTR_KEYS.contains(key))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect())
+}
+
+/// What each line of `srvr` is (the text before its colon), in order.
+fn srvr_shape(addr: &str) -> Result<Vec<String>, String> {
+    let text = ask(addr, "srvr")?;
+    Ok(text
+        .lines()
+        .map(|line| line.split(':').next().unwrap_or("").to_owned())
+        .collect())
+}
+
+/// The operator's view of both ensembles after the sequences: the same `mntr` ensemble keys
+/// with the same values where they do not depend on timing or encoding (sizes and uptime are
+/// checked for sense), and `srvr` answers of the same shape, on the leader and a follower.
+pub fn compare_operator_view(ensembles: &Ensembles) -> Result<(), String> {
+    let pairs = [
+        ("leader", &ensembles.leaders),
+        ("follower", &ensembles.targets),
+    ];
+    for (role, targets) in pairs {
+        let zk = ensemble_mntr(&targets.zk)?;
+        let corral = ensemble_mntr(&targets.corral)?;
+        eprintln!("{role} mntr ensemble keys: ZooKeeper {zk:?}, Corral {corral:?}");
+        let least = if role == "leader" { 12 } else { 3 };
+        if zk.len() < least {
+            return Err(format!(
+                "{role}: ZooKeeper's mntr lacks ensemble keys: {zk:?}"
+            ));
+        }
+        let zk_keys: Vec<&String> = zk.keys().collect();
+        let corral_keys: Vec<&String> = corral.keys().collect();
+        if zk_keys != corral_keys {
+            return Err(format!(
+                "{role} mntr ensemble keys differ: ZooKeeper {zk_keys:?}, Corral {corral_keys:?}"
+            ));
+        }
+        for (key, zk_value) in &zk {
+            let corral_value = &corral[key];
+            let sized = key.ends_with("_proposal_size") || key == "zk_leader_uptime";
+            if sized {
+                let number = |v: &str| v.parse::<i64>().ok().filter(|n| *n > 0);
+                if number(zk_value).is_some() != number(corral_value).is_some() {
+                    return Err(format!(
+                        "{role} {key}: ZooKeeper {zk_value}, Corral {corral_value}"
+                    ));
+                }
+            } else if zk_value != corral_value {
+                return Err(format!(
+                    "{role} {key}: ZooKeeper {zk_value}, Corral {corral_value}"
+                ));
+            }
+        }
+        let (zk_srvr, corral_srvr) = (srvr_shape(&targets.zk)?, srvr_shape(&targets.corral)?);
+        if zk_srvr != corral_srvr {
+            return Err(format!(
+                "{role} srvr lines differ: ZooKeeper {zk_srvr:?}, Corral {corral_srvr:?}"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -95,6 +95,7 @@ fn ensemble_sequences() {
     let ensembles = ensembles::start().expect("both ensembles start");
     let seeds = seeds("DIFF_ENSEMBLE_SEQUENCES", ENSEMBLE_SEQUENCES_DEFAULT);
     run_sequences(ensembles.targets.clone(), seeds, "differential (ensembles)");
+    ensembles::compare_operator_view(&ensembles).expect("the same operator view");
 }
 
 fn seeds(count_var: &str, count_default: u64) -> Vec<u64> {

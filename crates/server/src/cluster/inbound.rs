@@ -66,7 +66,7 @@ impl ClusterApp for ClusterInbound {
                 self.leading()?;
                 let index = self
                     .consensus
-                    .read_index()
+                    .read_index_for_learner()
                     .await
                     .map_err(|e| e.to_string())?;
                 message::encode(&ClusterReply::ReadIndex(index)).map_err(|e| e.to_string())

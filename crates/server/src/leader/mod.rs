@@ -11,6 +11,8 @@ pub(crate) mod reaper;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use corral_storage::AppendSizes;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -33,6 +35,8 @@ pub(crate) struct LeaderDuties {
     /// The monotonic reading when this server last became leader, 0 while it does not lead
     /// (`zk_leader_uptime`).
     pub leading_since_ms: Arc<AtomicU64>,
+    /// The log's append sizes: from the takeover on, this leader's proposal sizes.
+    pub proposal_sizes: Arc<AppendSizes>,
 }
 
 impl LeaderDuties {
@@ -51,6 +55,7 @@ impl LeaderDuties {
                 _ = stopped.changed() => return,
             };
             self.take_over();
+            self.proposal_sizes.reset();
             self.leading_since_ms
                 .store(self.clock.monotonic_ms().max(1), Ordering::Relaxed);
             tracing::info!(term, "leader duties started");

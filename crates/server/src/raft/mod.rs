@@ -25,6 +25,7 @@ pub(crate) mod role;
 pub(crate) mod snapshot;
 pub(crate) mod state_machine;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -74,10 +75,28 @@ pub(crate) enum ProposeError {
 /// client is waiting for an answer that will never come. Called with the entry's origin.
 pub(crate) type LostWrite = Arc<dyn Fn(Option<Origin>, String) + Send + Sync>;
 
+/// Counts one waiter in a gauge for as long as it lives (also when its future is dropped).
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn enter(gauge: &'a AtomicUsize) -> Counted<'a> {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// What the rest of the server may do with the raft node.
 #[derive(Clone)]
 pub(crate) struct Consensus {
     raft: Raft,
+    /// Read-index requests from other servers' syncs being served (`zk_pending_syncs`).
+    learner_syncs: Arc<AtomicUsize>,
     /// In an ensemble, where leadership can be lost under a proposal; `None` for a one-voter
     /// cluster, which never loses it (and so pays nothing to watch its proposals).
     lost: Option<LostWrite>,
@@ -85,7 +104,11 @@ pub(crate) struct Consensus {
 
 impl Consensus {
     pub(crate) fn new(raft: Raft) -> Consensus {
-        Consensus { raft, lost: None }
+        Consensus {
+            raft,
+            lost: None,
+            learner_syncs: Arc::default(),
+        }
     }
 
     /// A consensus whose dropped proposals are reported to `lost`.
@@ -93,6 +116,7 @@ impl Consensus {
         Consensus {
             raft,
             lost: Some(lost),
+            learner_syncs: Arc::default(),
         }
     }
 
@@ -132,6 +156,17 @@ impl Consensus {
             .await
             .map_err(|e| ProposeError::Stopped(e.to_string()))?;
         Ok(linearizer.read_log_id().index())
+    }
+
+    /// [`Consensus::read_index`] for another server's `sync`, counted while it waits.
+    pub(crate) async fn read_index_for_learner(&self) -> Result<u64, ProposeError> {
+        let _counted = Counted::enter(&self.learner_syncs);
+        self.read_index().await
+    }
+
+    /// Other servers' syncs waiting for this leader's read index.
+    pub(crate) fn pending_learner_syncs(&self) -> usize {
+        self.learner_syncs.load(Ordering::Relaxed)
     }
 
     /// Waits until this server has applied the entry at `index`, at most `timeout`.

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use corral_storage::{AppendSizes, AppendSizesReading};
+
 use tokio::sync::watch;
 
 use crate::clients::{ConnectionRegistry, WriteGate};
@@ -65,6 +67,10 @@ pub struct LeaderSummary {
     /// Observers, likewise.
     pub synced_observers: usize,
     pub leader_uptime_ms: u64,
+    /// Learner syncs waiting for this leader's read index (`zk_pending_syncs`).
+    pub pending_syncs: usize,
+    /// Encoded sizes of this leader's proposals since it took over (`Proposal sizes`).
+    pub proposal_sizes: AppendSizesReading,
 }
 
 /// `srvr`/`stat`/`mntr`'s server-wide figures.
@@ -142,6 +148,9 @@ pub struct StatusSource {
     pub(crate) conf: ConfFacts,
     /// The monotonic reading when this server last became leader; 0 while it does not lead.
     pub(crate) leading_since_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// The log's append sizes, which on the leader are its proposals' (reset by
+    /// `LeaderDuties` when it takes over).
+    pub(crate) proposal_sizes: Arc<AppendSizes>,
 }
 
 impl StatusSource {
@@ -222,6 +231,8 @@ impl StatusSource {
                 0 => 0,
                 since => self.clock.monotonic_ms().saturating_sub(since),
             },
+            pending_syncs: self.consensus.pending_learner_syncs(),
+            proposal_sizes: self.proposal_sizes.read(),
         }
     }
 

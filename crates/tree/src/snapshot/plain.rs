@@ -166,7 +166,10 @@ fn encode(state: &PlainState) -> Result<Vec<u8>, SnapshotError> {
         let owner = node.ephemeral_owner;
         let kind = owner_kind(owner, state.config.extended_types_enabled);
         if kind == OwnerKind::Normal && !session_ids.contains(&owner) {
-            return Err(bad(&node.path, "ephemeral owned by a session not in the table"));
+            return Err(bad(
+                &node.path,
+                "ephemeral owned by a session not in the table",
+            ));
         }
         let mut flags = 0;
         if node.data.is_some() {

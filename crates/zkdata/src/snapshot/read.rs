@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use corral_proto::{Acl, DecodeError, Jute, Reader};
 
 use crate::checksum::adler32;
@@ -100,7 +99,7 @@ pub fn read(bytes: &[u8], zxid: i64) -> Result<LoadedSnapshot, FormatError> {
             ));
         }
         let node = ZkNode {
-            data: data.map(Bytes::from),
+            data,
             acl,
             stat,
             children: Default::default(),

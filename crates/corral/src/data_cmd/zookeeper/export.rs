@@ -63,7 +63,9 @@ pub(crate) fn run(o: &Options) -> Result<(), MigrateError> {
     let ttl = plain
         .nodes
         .iter()
-        .filter(|n| owner_kind(n.ephemeral_owner, plain.config.extended_types_enabled) == OwnerKind::Ttl)
+        .filter(|n| {
+            owner_kind(n.ephemeral_owner, plain.config.extended_types_enabled) == OwnerKind::Ttl
+        })
         .count();
     println!("exported {}", o.data_dir.display());
     println!(
@@ -78,9 +80,7 @@ pub(crate) fn run(o: &Options) -> Result<(), MigrateError> {
         zk.digest()
     );
     if ttl > 0 {
-        println!(
-            "  {ttl} TTL node(s): start ZooKeeper with -Dzookeeper.extendedTypesEnabled=true"
-        );
+        println!("  {ttl} TTL node(s): start ZooKeeper with -Dzookeeper.extendedTypesEnabled=true");
     }
     if !plain.sessions.is_empty() {
         println!(

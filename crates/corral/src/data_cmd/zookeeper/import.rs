@@ -67,13 +67,7 @@ pub(crate) fn run(o: &Options) -> Result<(), MigrateError> {
     Ok(())
 }
 
-fn print_summary(
-    o: &Options,
-    r: &Replayed,
-    plain: &PlainState,
-    ephemerals: usize,
-    digest: u64,
-) {
+fn print_summary(o: &Options, r: &Replayed, plain: &PlainState, ephemerals: usize, digest: u64) {
     println!("imported {}", o.zk_data_dir.display());
     for s in &r.skipped_snapshots {
         println!("  skipped snapshot: {s}");
@@ -131,7 +125,7 @@ fn print_summary(
          (digest {digest:#018x})"
     );
     println!(
-        "  wrote {} (snapshot at log index {}: new writes get zxids above every imported one)",
+        "  wrote {} (snapshot at log index {:#x}: new writes get zxids above every imported one)",
         o.target.display(),
         plain.last_applied_zxid
     );

@@ -108,7 +108,5 @@ fn sync_tree(dir: &Path) -> Result<(), MigrateError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), MigrateError> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io(dir))
+    File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))
 }

@@ -151,8 +151,7 @@ pub(crate) fn replay(
         done_bytes += bytes.len() as u64;
         out.logs.push((file.path.clone(), applied));
     }
-    out.extended_types =
-        extended_types || out.tree.saw_ttl_create || out.tree.has_ttl_owners();
+    out.extended_types = extended_types || out.tree.saw_ttl_create || out.tree.has_ttl_owners();
     out.dead_ephemerals = out.tree.kill_dead_sessions(out.extended_types);
     Ok(out)
 }

@@ -33,6 +33,8 @@ mod import;
 mod place;
 mod progress;
 mod replay;
+#[cfg(test)]
+mod replay_tests;
 mod source;
 
 use std::path::PathBuf;

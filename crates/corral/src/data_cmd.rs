@@ -11,10 +11,15 @@
 //!   txn applied with `DataTree::apply`), as text or JSON; `--at-snapshot` stops at the
 //!   snapshot.
 //!
+//! - `corral data import-zookeeper ZK_DATADIR [ZK_DATALOGDIR] --to DIR` and
+//!   `corral data export-zookeeper DIR [--log-dir LOGDIR] --to ZK_DATADIR`: move a tree between
+//!   Apache ZooKeeper's data directory and Corral's (see `zookeeper`). They write only into a
+//!   new (or empty) target, and only after reading back what they wrote.
+//!
 //! `DIR` is the server's `dataDir` (snapshots live in `DIR/corral-snapshots`); the log lives in
 //! `dataLogDir/corral-log`, where `dataLogDir` is `--log-dir` or, as in zoo.cfg, `DIR`.
 //!
-//! Nothing here writes: every file is opened read-only and the log is scanned with the storage
+//! Apart from the target of an import or export, nothing here writes: every file is opened read-only and the log is scanned with the storage
 //! crate's pure decoders rather than `LogStore::open` (which would truncate a torn tail and
 //! remove leftover temporary files). Running the tools next to a live server is safe but
 //! shows a moment that may already be gone.
@@ -23,10 +28,12 @@
 //! - `scan`: reads and checks every file into a [`scan::DirReport`] (typed, no printing).
 //! - `inspect`: renders a report and its verdict.
 //! - `dump`: rebuilds the tree and renders it.
+//! - `zookeeper`: the ZooKeeper import and export.
 
 mod dump;
 mod inspect;
 mod scan;
+mod zookeeper;
 
 use std::path::PathBuf;
 
@@ -45,6 +52,10 @@ enum DataCommand {
     Inspect(InspectArgs),
     /// Print the tree as of the newest valid snapshot plus the log after it.
     Dump(DumpArgs),
+    /// Create a Corral data directory from an Apache ZooKeeper one (snapshot + logs replayed).
+    ImportZookeeper(zookeeper::ImportArgs),
+    /// Write an Apache ZooKeeper snapshot (version-2/snapshot.<zxid>) of a Corral data directory.
+    ExportZookeeper(zookeeper::ExportArgs),
 }
 
 /// Where the files are.
@@ -134,6 +145,8 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
             quiet_broken_pipe(dump::print(&rebuilt, &options, args.json, &mut out))?;
             Ok(())
         }
+        DataCommand::ImportZookeeper(args) => Ok(zookeeper::run_import(args)?),
+        DataCommand::ExportZookeeper(args) => Ok(zookeeper::run_export(args)?),
     }
 }
 

@@ -5,7 +5,9 @@
 //! - `corral bench --addr name=host:port,...`: a load generator over the wire, usable against
 //!   any ZooKeeper-compatible address; with several targets it prints their ratios.
 //! - `corral data inspect|dump DIR [--log-dir DIR]`: check a data directory's snapshots and
-//!   log, or print the tree they hold, without writing anything (see `data_cmd`).
+//!   log, or print the tree they hold, without writing anything (see `data_cmd`);
+//!   `corral data import-zookeeper` / `export-zookeeper` move a tree from or to Apache
+//!   ZooKeeper's data directory.
 //! - `corral dev-cluster --servers 3`: a local ensemble on loopback ports (see `dev_cluster`).
 
 mod data_cmd;
@@ -31,7 +33,7 @@ enum Command {
     Server(server_cmd::ServerArgs),
     /// Drive load against one or more ZooKeeper-compatible servers and report ops/s and latency.
     Bench(corral_bench::BenchArgs),
-    /// Inspect or dump a data directory (read-only).
+    /// Inspect or dump a data directory; import from or export to Apache ZooKeeper's.
     Data(data_cmd::DataArgs),
     /// Run a local ensemble on loopback ports and print its connect string.
     DevCluster(dev_cluster::DevClusterArgs),

@@ -25,7 +25,8 @@
 //! - `mutate`: applying effects the way `DataTree` does, collecting watch triggers.
 //! - `apply`: the txn dispatcher; `read`: the read operations; `digest`: the replica digest.
 //! - `snapshot`: the versioned snapshot stream, copy-on-write snapshots that do not pause
-//!   writes, and loading (see `FORMAT.md`).
+//!   writes, and loading (see `FORMAT.md`); [`PlainState`], every node by path, for format
+//!   converters.
 //!
 //! API CONTRACT (the server codes against these signatures).
 
@@ -57,7 +58,9 @@ use corral_proto::response::Response;
 use corral_proto::{Acl, ErrorCode, Id, Stat};
 
 pub use auth::{AuthProviders, SaslProvider, X509Provider};
-pub use snapshot::{SnapshotError, SnapshotToken, FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION};
+pub use snapshot::{
+    PlainNode, PlainState, SnapshotError, SnapshotToken, FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION,
+};
 pub use txn::{Txn, TxnKind, WriteOp};
 
 use acl::AclStore;

@@ -17,10 +17,12 @@
 //! With no snapshot active, apply pays one `Option` test per changed node.
 //!
 //! The byte format is described in `format.rs` (and `FORMAT.md`); `write.rs` encodes, `read.rs`
-//! decodes and validates.
+//! decodes and validates; `plain.rs` converts the state to and from plain nodes by path (for
+//! the ZooKeeper import/export tools).
 
 mod cow;
 mod format;
+mod plain;
 mod read;
 mod write;
 
@@ -28,6 +30,7 @@ use std::io::{Read, Write};
 
 pub(crate) use cow::Cow;
 pub use format::FORMAT_VERSION;
+pub use plain::{PlainNode, PlainState};
 pub use write::SnapshotToken;
 
 use crate::{AuthProviders, DataTree};
@@ -51,6 +54,9 @@ pub enum SnapshotError {
     Corrupt(&'static str),
     #[error("corrupt tree snapshot: node record {index}: {what}")]
     CorruptNode { index: u32, what: &'static str },
+    /// A node given to [`DataTree::from_plain`] that no tree can hold.
+    #[error("node {path}: {what}")]
+    BadNode { path: String, what: &'static str },
     #[error("tree snapshot too large to load: {0}")]
     TooLarge(&'static str),
 }

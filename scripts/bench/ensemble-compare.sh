@@ -14,7 +14,13 @@
 #       gets SIGKILL; the figure is the time from the kill to the first acknowledged write sent
 #       after it (`corral bench failover`: on a lost connection the session re-attaches round
 #       robin over the ensemble with no client backoff). Repeated --failovers times per
-#       ensemble, the killed server restarted in between.
+#       ensemble, the killed server restarted in between;
+#   (d) join: --join-nodes znodes (default 1,000,000) are created (`corral bench populate`,
+#       fan-out 10, 100-byte values), then a follower is killed, its data directory emptied
+#       (myid kept) and the server started again: the figure is the time from that start to
+#       the server following with the leader's zxid (`srvr`), i.e. a new server joining an
+#       ensemble that holds the tree (ZooKeeper sends it a SNAP; Corral a snapshot or the log,
+#       whichever its leader still has).
 #
 # Both ensembles run at the same time, on 127.0.0.1: the workloads can then be interleaved, so
 # that this shared machine's drift (30-50 % between runs) hits both alike, which matters more
@@ -52,6 +58,9 @@
 #   --corral-log F     Corral's log filter (default warn; e.g. info,openraft=info to see
 #                      elections in DIR/corral.N/server.log, with --keep)
 #   --failover-only    skip the throughput runs (to look into failover)
+#   --join-nodes N     znodes in the tree a new server joins in (d) (default 1000000; --quick
+#                      100000; 0 skips (d))
+#   --join-wait S      how long a join may take before it counts as failed (default 600)
 #   --keep             keep the work directory (logs, data, bench JSON) at the end
 #
 # Builds `cargo build --release -p corral` (and `-p corral-zkload`; honours CARGO_TARGET_DIR). Needs Debian's Apache
@@ -78,6 +87,8 @@ LOADGEN="${LOADGEN:-both}"
 KEEP=0
 CORRAL_LOG=warn
 FAILOVER_ONLY=0
+JOIN_NODES=""
+JOIN_WAIT=600
 VALUE_BYTES=100
 SERVERS=3
 
@@ -105,6 +116,8 @@ while (($#)); do
 	--loadgen) LOADGEN="${2:?--loadgen needs corral, zkload or both}" && shift ;;
 	--corral-log) CORRAL_LOG="${2:?--corral-log needs a filter}" && shift ;;
 	--failover-only) FAILOVER_ONLY=1 ;;
+	--join-nodes) JOIN_NODES="${2:?--join-nodes needs a number}" && shift ;;
+	--join-wait) JOIN_WAIT="${2:?--join-wait needs a number}" && shift ;;
 	--keep) KEEP=1 ;;
 	-h | --help)
 		sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
@@ -116,10 +129,11 @@ while (($#)); do
 done
 
 if ((QUICK)); then
-	: "${SECONDS_RUN:=3}" "${WARMUP:=1}" "${FAILOVERS:=1}" "${PREWARM:=2}"
+	: "${SECONDS_RUN:=3}" "${WARMUP:=1}" "${FAILOVERS:=1}" "${PREWARM:=2}" "${JOIN_NODES:=100000}"
 else
-	: "${SECONDS_RUN:=10}" "${WARMUP:=2}" "${FAILOVERS:=5}" "${PREWARM:=5}"
+	: "${SECONDS_RUN:=10}" "${WARMUP:=2}" "${FAILOVERS:=5}" "${PREWARM:=5}" "${JOIN_NODES:=1000000}"
 fi
+[[ "$JOIN_NODES" =~ ^[0-9]+$ ]] || die "--join-nodes must be a number"
 [[ "$FAILOVERS" =~ ^[0-9]+$ ]] || die "--failovers must be a number"
 case "$LOADGEN" in
 corral | zkload | both) ;;
@@ -622,6 +636,58 @@ for kind in corral zk; do
 	for n in $(seq 1 "$FAILOVERS"); do failover "$kind" "$n"; done
 done
 
+# ---------------------------------------------------------------------------------------------
+# (d) join
+
+# zxid PORT: `srvr`'s Zxid, empty while the server does not serve
+zxid() { fourlw "$1" srvr | awk -F': ' '/^Zxid:/ { print $2 }' | tr -d '\r'; }
+
+# join KIND: populates the tree, then times a follower's start on an empty data directory
+# until it follows at the leader's zxid
+join() {
+	local kind=$1 i joiner="" want started
+	for i in $(seq 1 "$SERVERS"); do
+		kill -0 "${PID[$kind.$i]}" 2>/dev/null || launch "$kind" "$i"
+	done
+	wait_quorum "$kind" 120 || die "$kind: no quorum before the join"
+	local leader=$LEADER
+	log "$kind join: populating $JOIN_NODES znodes through server.$leader"
+	local t0=$SECONDS
+	if ! run_bounded 1800 "$CORRAL" bench populate --addr "$kind=127.0.0.1:${PORT[$kind.$leader]}" \
+		--nodes "$JOIN_NODES" --root /join --value-bytes "$VALUE_BYTES" \
+		>"$WORKDIR/join-populate-$kind.out" 2>&1; then
+		tail -n 20 "$WORKDIR/join-populate-$kind.out" >&"$LOG_FD"
+		die "$kind join: populate failed"
+	fi
+	R[$kind.join.populate_s]=$((SECONDS - t0))
+	for i in $(seq 1 "$SERVERS"); do [[ "$i" != "$leader" ]] && joiner=$i && break; done
+	want="$(zxid "${PORT[$kind.$leader]}")"
+	[[ -n "$want" ]] || die "$kind join: the leader did not answer srvr"
+	kill -KILL "${PID[$kind.$joiner]}" 2>/dev/null || true
+	wait "${PID[$kind.$joiner]}" 2>/dev/null || true
+	find "${DIR[$kind.$joiner]}/data" -mindepth 1 -maxdepth 1 ! -name myid -exec rm -rf {} +
+	log "$kind join: server.$joiner restarted on an empty data directory; leader zxid $want"
+	started=$(date +%s%N)
+	launch "$kind" "$joiner"
+	local deadline=$((SECONDS + JOIN_WAIT))
+	while ((SECONDS < deadline)); do
+		if [[ "$(mode "${PORT[$kind.$joiner]}")" == follower && "$(zxid "${PORT[$kind.$joiner]}")" == "$want" ]]; then
+			R[$kind.join.ms]=$((($(date +%s%N) - started) / 1000000))
+			R[$kind.join.rss]="$(status_mb "${PID[$kind.$joiner]}")"
+			R[$kind.join.leader_rss]="$(status_mb "${PID[$kind.$leader]}")"
+			log "  joined in ${R[$kind.join.ms]} ms"
+			return 0
+		fi
+		kill -0 "${PID[$kind.$joiner]}" 2>/dev/null || die "$kind join: server.$joiner died (see ${DIR[$kind.$joiner]}/server.log)"
+		sleep 0.05
+	done
+	log "$kind join: server.$joiner did not catch up within $JOIN_WAIT s"
+}
+
+if ((JOIN_NODES > 0)); then
+	for kind in corral zk; do join "$kind"; done
+fi
+
 stop_ensemble corral
 stop_ensemble zk
 T_TOTAL=$((SECONDS - T_START))
@@ -733,6 +799,20 @@ report() {
 	done
 	echo "| setData p50 ms before the kill (trial 1) | $(fmt "${R[corral.fo.1.p50]:-}" %.2f) | $(fmt "${R[zk.fo.1.p50]:-}" %.2f) | $(ratio "${R[corral.fo.1.p50]:-}" "${R[zk.fo.1.p50]:-}") |"
 	echo
+	if ((JOIN_NODES > 0)); then
+		echo "## A new server joins ($JOIN_NODES znodes)"
+		echo
+		echo "A follower killed, its data directory emptied (myid kept) and started again; time from"
+		echo "its start to \`srvr\` showing it following at the leader's zxid (no writes meanwhile)."
+		echo
+		echo "| | Corral | ZooKeeper | Corral/ZK |"
+		echo "|---|---:|---:|---:|"
+		echo "| join ms | $(fmt "${R[corral.join.ms]:-}" %.0f) | $(fmt "${R[zk.join.ms]:-}" %.0f) | $(ratio "${R[corral.join.ms]:-}" "${R[zk.join.ms]:-}") |"
+		echo "| RSS of the joined server MB | $(fmt "${R[corral.join.rss]:-}" %.0f) | $(fmt "${R[zk.join.rss]:-}" %.0f) | $(ratio "${R[corral.join.rss]:-}" "${R[zk.join.rss]:-}") |"
+		echo "| RSS of the leader MB | $(fmt "${R[corral.join.leader_rss]:-}" %.0f) | $(fmt "${R[zk.join.leader_rss]:-}" %.0f) | $(ratio "${R[corral.join.leader_rss]:-}" "${R[zk.join.leader_rss]:-}") |"
+		echo "| populate s (\`corral bench populate\`, for the record) | ${R[corral.join.populate_s]:-—} | ${R[zk.join.populate_s]:-—} | |"
+		echo
+	fi
 	echo "## Memory and idle CPU"
 	echo
 	echo "| | Corral | ZooKeeper | Corral/ZK |"

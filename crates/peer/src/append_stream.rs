@@ -20,7 +20,9 @@
 //!   handler's `stream_append` (openraft's pipelined follower path) through a bounded
 //!   channel, and the answers are written back in order. An error answer ends the stream.
 //!
-//! A pipeline never reconnects: any failure ends its stream, and openraft opens the next one.
+//! A stream never reconnects: any failure ends it and closes its connection, and openraft
+//! opens the next stream (on a new connection). A connection whose stream ended cleanly (every
+//! request answered) serves the same client's next stream: see [`PipelineConn`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -110,7 +112,7 @@ struct Sent {
     sent_at: Instant,
 }
 
-/// Aborts the reader task when the pipeline goes (openraft drops the stream at will).
+/// Aborts the reader task when its connection goes.
 struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -119,36 +121,19 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The sending side of one pipeline.
-pub(crate) struct Pipeline<C: RaftTypeConfig, In> {
+/// A `Channel::RaftAppend` connection, kept by the client that opened it between the streams
+/// openraft asks for: its heartbeat worker sends every heartbeat as a stream of one request,
+/// and a connection per heartbeat would cost a handshake each and make the follower see a
+/// closed leader connection (its cue to probe the leader) every heartbeat.
+pub(crate) struct PipelineConn<C: RaftTypeConfig> {
     write: OwnedWriteHalf,
+    /// Answers as the reader task decodes them; the task ends at the first error.
     answers: mpsc::Receiver<Result<AppendReply<C>, PeerError>>,
-    _reader: AbortOnDrop,
-    /// openraft's requests; `None` once it ended or a request was cut.
-    input: Option<In>,
-    inflight: VecDeque<Sent>,
-    inflight_bytes: usize,
-    config: Arc<PeerConfig>,
-    slot: Arc<PeerSlot>,
-    /// Time the oldest request has to be answered, and each write to complete.
-    budget: Duration,
-    /// Set after an error: the stream ends.
-    done: bool,
+    reader: AbortOnDrop,
 }
 
-impl<C, In> Pipeline<C, In>
-where
-    C: RaftTypeConfig<NodeId = u64>,
-    In: Stream<Item = AppendEntriesRequest<C>> + Send + Unpin + 'static,
-{
-    /// Starts the pipeline on `conn` (a `Channel::RaftAppend` connection).
-    pub(crate) fn start(
-        conn: Conn,
-        config: Arc<PeerConfig>,
-        slot: Arc<PeerSlot>,
-        input: In,
-        budget: Duration,
-    ) -> Self {
+impl<C: RaftTypeConfig> PipelineConn<C> {
+    pub(crate) fn open(conn: Conn, config: &PeerConfig) -> Self {
         let frame_bytes_max = conn.frame_bytes_max();
         let (mut read, write) = conn.into_buffered_split();
         let (tx, answers) = mpsc::channel(config.append_inflight_max.max(1));
@@ -164,10 +149,54 @@ where
                 }
             }
         });
-        Pipeline {
+        PipelineConn {
             write,
             answers,
-            _reader: AbortOnDrop(reader),
+            reader: AbortOnDrop(reader),
+        }
+    }
+
+    /// True if the next stream may use it: the peer has not closed it or sent anything
+    /// unasked since the last stream ended with every request answered.
+    pub(crate) fn is_reusable(&self) -> bool {
+        !self.reader.0.is_finished() && self.answers.is_empty()
+    }
+}
+
+/// The sending side of one stream, on a [`PipelineConn`] borrowed from its client (`home`)
+/// and given back only when the stream ended with every request answered and no error.
+pub(crate) struct Pipeline<'s, C: RaftTypeConfig, In> {
+    conn: Option<PipelineConn<C>>,
+    home: &'s mut Option<PipelineConn<C>>,
+    /// openraft's requests; `None` once it ended or a request was cut.
+    input: Option<In>,
+    inflight: VecDeque<Sent>,
+    inflight_bytes: usize,
+    config: Arc<PeerConfig>,
+    slot: Arc<PeerSlot>,
+    /// Time the oldest request has to be answered, and each write to complete.
+    budget: Duration,
+    /// Set after an error: the stream ends.
+    done: bool,
+}
+
+impl<'s, C, In> Pipeline<'s, C, In>
+where
+    C: RaftTypeConfig<NodeId = u64>,
+    In: Stream<Item = AppendEntriesRequest<C>> + Send + Unpin + 'static,
+{
+    /// Starts a stream on `conn`, to be given back to `home` if it ends cleanly.
+    pub(crate) fn start(
+        conn: PipelineConn<C>,
+        home: &'s mut Option<PipelineConn<C>>,
+        config: Arc<PeerConfig>,
+        slot: Arc<PeerSlot>,
+        input: In,
+        budget: Duration,
+    ) -> Self {
+        Pipeline {
+            conn: Some(conn),
+            home,
             input: Some(input),
             inflight: VecDeque::new(),
             inflight_bytes: 0,
@@ -179,9 +208,7 @@ where
     }
 
     /// The answers, in order, as openraft's stream.
-    pub(crate) fn into_stream(
-        self,
-    ) -> BoxStream<'static, Result<StreamAppendResult<C>, RPCError<C>>> {
+    pub(crate) fn into_stream(self) -> BoxStream<'s, Result<StreamAppendResult<C>, RPCError<C>>> {
         futures::stream::unfold(self, |mut pipeline| async move {
             let item = pipeline.next().await?;
             Some((item, pipeline))
@@ -194,12 +221,27 @@ where
         while !self.done {
             let may_send = self.input.is_some() && self.has_room();
             if self.inflight.is_empty() && !may_send {
+                // Every request answered, none failed: the connection serves the next stream.
+                *self.home = self.conn.take();
+                self.done = true;
                 return None;
             }
+            let conn = self.conn.as_mut()?;
             let deadline = self.inflight.front().map(|s| s.sent_at + self.budget);
             tokio::select! {
                 biased;
-                answer = self.answers.recv(), if !self.inflight.is_empty() => {
+                // Read also while nothing is in flight: an idle pipeline must notice that its
+                // connection died, or openraft would wait on it for new entries that may never
+                // come (a follower that restarted empty would never be caught up).
+                answer = conn.answers.recv() => {
+                    if self.inflight.is_empty() {
+                        let e = match answer {
+                            Some(Err(e)) => e,
+                            None => PeerError::Frame(FrameError::Closed),
+                            Some(Ok(_)) => PeerError::Protocol("an answer to no request".into()),
+                        };
+                        return Some(Err(self.fail(e)));
+                    }
                     return Some(self.answered(answer));
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
@@ -231,7 +273,11 @@ where
         if cut_at.is_some() {
             self.input = None;
         }
-        let write = async { Ok(self.write.write_all(&frame).await?) };
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or(PeerError::Frame(FrameError::Closed))?;
+        let write = async { Ok(conn.write.write_all(&frame).await?) };
         within(self.budget, write).await?;
         self.inflight.push_back(Sent {
             frame_bytes: frame.len(),
@@ -264,6 +310,7 @@ where
 
     fn fail(&mut self, e: PeerError) -> RPCError<C> {
         self.done = true;
+        self.conn = None;
         match &e {
             PeerError::Timeout(_) => self.slot.request_failed(&e),
             _ => tracing::info!(
@@ -297,11 +344,21 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// The receiving side: requests to the handler's `stream_append`, answers back in order,
 /// until the sender closes the connection or an answer is an error.
+/// How a pipeline's connection ended on the receiving side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PipelineEnd {
+    /// The sender closed it (or it failed): the sender may be gone.
+    BySender,
+    /// This side closed it after an error answer (a conflict, a higher vote): the sender is
+    /// alive and opens another.
+    ByReceiver,
+}
+
 pub(crate) async fn serve_append_stream<C, H>(
     conn: Conn,
     config: &PeerConfig,
     handler: &Arc<H>,
-) -> Result<(), PeerError>
+) -> Result<PipelineEnd, PeerError>
 where
     C: RaftTypeConfig,
     H: InboundHandler<C>,
@@ -327,7 +384,7 @@ where
                 ended?;
             }
             answer = answers.next() => {
-                let Some(answer) = answer else { return Ok(()) };
+                let Some(answer) = answer else { return Ok(PipelineEnd::BySender) };
                 let (reply, last) = match answer {
                     Ok(result) => {
                         let last = result.is_err();
@@ -340,7 +397,7 @@ where
                 within(config.stream_idle_timeout, writing).await?;
                 if last {
                     let _ = write.shutdown().await;
-                    return Ok(());
+                    return Ok(PipelineEnd::ByReceiver);
                 }
             }
         }

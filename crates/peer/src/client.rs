@@ -46,7 +46,7 @@ use openraft::{BasicNode, ErrorSubject, ErrorVerb, RPCTypes, RaftTypeConfig, Sto
 use serde::{Serialize, Serializer};
 
 use crate::app::AppLink;
-use crate::append_stream::{cut_to_fit, Pipeline};
+use crate::append_stream::{cut_to_fit, Pipeline, PipelineConn};
 use crate::config::{PeerConfig, IDLE_CONNECTIONS_PER_PEER_MAX};
 use crate::conn::{within, Conn};
 use crate::error::{FrameError, PeerError};
@@ -114,6 +114,7 @@ where
             shared: self.shared.clone(),
             slot: self.shared.slots.get(target, addr),
             conn: None,
+            pipeline: None,
             _types: PhantomData,
         }
     }
@@ -132,16 +133,18 @@ where
 }
 
 /// openraft's client for one target server.
-pub struct PeerClient<C, S> {
+pub struct PeerClient<C: RaftTypeConfig, S> {
     shared: Arc<Shared<S>>,
     slot: Arc<PeerSlot>,
     /// The connection between RPCs; taken out during one, so that an RPC abandoned halfway
     /// (timeout, openraft dropping the future) drops it.
     conn: Option<Conn>,
+    /// The append pipeline's connection between streams (`append_stream.rs`).
+    pipeline: Option<PipelineConn<C>>,
     _types: PhantomData<fn() -> C>,
 }
 
-impl<C, S> Drop for PeerClient<C, S> {
+impl<C: RaftTypeConfig, S> Drop for PeerClient<C, S> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             self.slot.put_idle(conn, IDLE_CONNECTIONS_PER_PEER_MAX);
@@ -372,12 +375,18 @@ where
         let budget = self.budget(&option);
         Box::pin(async move {
             let config = self.shared.config.clone();
-            let conn = self
-                .slot
-                .dial_quietly(&config, Channel::RaftAppend)
-                .await
-                .map_err(|e| self.rpc_error(e, RPCTypes::AppendEntries))?;
-            let pipeline = Pipeline::start(conn, config, self.slot.clone(), input, budget);
+            let slot = self.slot.clone();
+            let conn = match self.pipeline.take() {
+                Some(conn) if conn.is_reusable() => conn,
+                _ => {
+                    let conn = slot
+                        .dial(&config, Channel::RaftAppend)
+                        .await
+                        .map_err(|e| self.rpc_error(e, RPCTypes::AppendEntries))?;
+                    PipelineConn::open(conn, &config)
+                }
+            };
+            let pipeline = Pipeline::start(conn, &mut self.pipeline, config, slot, input, budget);
             Ok(pipeline.into_stream())
         })
     }

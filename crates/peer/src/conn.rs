@@ -213,6 +213,12 @@ pub(crate) async fn accept(
     .await
     {
         Err(_) => Err(format!("no hello within {:?}", config.handshake_timeout)),
+        Ok(Err(FrameError::Closed)) => {
+            // Connected and closed without a byte: a liveness probe (a follower knocking on
+            // its leader's port, a load balancer's check), not a misbehaving peer.
+            tracing::debug!("connection from {addr} closed before its hello (a probe)");
+            return Err(PeerError::Frame(FrameError::Closed));
+        }
         Ok(Err(e)) => Err(format!("unreadable hello: {e}")),
         Ok(Ok(payload)) => Hello::decode(&payload).map_err(|e| e.to_string()),
     };

@@ -52,27 +52,6 @@ impl PeerSlot {
         result
     }
 
-    /// Like [`PeerSlot::dial`], but a success is logged at debug unless it ends a failure:
-    /// for connections opened routinely (openraft opens an append pipeline per replication
-    /// stream).
-    pub(crate) async fn dial_quietly(
-        &self,
-        config: &PeerConfig,
-        channel: Channel,
-    ) -> Result<Conn, PeerError> {
-        let result = dial(config, self.id, &self.addr, channel).await;
-        match &result {
-            Ok(_) if self.last_failure.lock().is_none() => tracing::debug!(
-                "connected to peer {} at {} ({channel:?})",
-                self.id,
-                self.addr
-            ),
-            Ok(_) => self.connected(channel),
-            Err(e) => self.failed(e),
-        }
-        result
-    }
-
     fn connected(&self, channel: Channel) {
         *self.last_failure.lock() = None;
         tracing::info!(

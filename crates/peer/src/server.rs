@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use crate::append_stream::serve_append_stream;
+use crate::append_stream::{serve_append_stream, PipelineEnd};
 use crate::config::{PeerConfig, INBOUND_CONNECTIONS_MAX};
 use crate::conn::{accept, Conn};
 use crate::error::{FrameError, PeerError};
@@ -128,9 +128,14 @@ async fn connection<C, H, S>(
             result
         }
         Channel::RaftAppend => {
-            let result = serve_append_stream::<C, H>(conn, &shared.config, &shared.handler).await;
-            shared.handler.raft_connection_closed(peer);
-            result
+            match serve_append_stream::<C, H>(conn, &shared.config, &shared.handler).await {
+                // Closed here after a conflict: the leader is alive and reconnects.
+                Ok(PipelineEnd::ByReceiver) => Ok(()),
+                ended => {
+                    shared.handler.raft_connection_closed(peer);
+                    ended.map(|_| ())
+                }
+            }
         }
         Channel::Snapshot => {
             let receiver = Receiver {
@@ -153,10 +158,6 @@ async fn connection<C, H, S>(
 /// not catch: warn. Anything else is a disconnection: info.
 fn log_end(peer: u64, addr: &str, channel: Channel, result: Result<(), PeerError>) {
     match result {
-        // A pipeline ends whenever openraft starts another replication stream: routine.
-        Ok(()) if channel == Channel::RaftAppend => {
-            tracing::debug!("peer {peer} at {addr} ended an append pipeline")
-        }
         Ok(()) | Err(PeerError::Frame(FrameError::Closed)) => {
             tracing::info!("peer {peer} at {addr} disconnected ({channel:?})")
         }

@@ -121,24 +121,27 @@ async fn a_pipeline_sends_ahead_of_the_answers() {
 }
 
 /// Against the real inbound side (the handler's default `stream_append`), every request
-/// reaches the handler in order and is answered; closing the pipeline is reported like a
-/// closed Raft connection.
+/// reaches the handler in order and is answered. A stream that ended cleanly leaves its
+/// connection to the client's next stream (openraft sends each heartbeat as a stream of
+/// one): the follower sees one connection, closed only when the client goes.
 #[tokio::test]
-async fn pipelined_appends_reach_the_handler_in_order() {
+async fn pipelined_appends_reach_the_handler_in_order_on_one_connection() {
     let server = TestServer::start().await;
     let mut net = network(config(CLIENT_ID));
     let mut client = client_to(&mut net, SERVER_ID, &server.node()).await;
-    {
+    for round in 0..3u64 {
+        let first = round * 20 + 1;
+        let input: Vec<_> = (first..first + 20).map(|i| append_at(i, "x")).collect();
         let mut answers = client
-            .stream_append(requests(20), option(2000))
+            .stream_append(futures::stream::iter(input), option(2000))
             .await
             .expect("opens");
-        let mut count = 0u64;
+        let mut next = first;
         while let Some(answer) = answers.next().await {
-            count += 1;
-            assert_eq!(answer.expect("no RPC error"), Ok(Some(log_id(count))));
+            assert_eq!(answer.expect("no RPC error"), Ok(Some(log_id(next))));
+            next += 1;
         }
-        assert_eq!(count, 20);
+        assert_eq!(next, first + 20);
     }
     let indexes: Vec<u64> = server
         .handler
@@ -147,7 +150,13 @@ async fn pipelined_appends_reach_the_handler_in_order() {
         .iter()
         .map(|rpc| rpc.entries[0].log_id.index)
         .collect();
-    assert_eq!(indexes, (1..=20).collect::<Vec<_>>());
+    assert_eq!(indexes, (1..=60).collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        server.handler.connections_closed.lock().is_empty(),
+        "the connection was closed between streams"
+    );
+    drop(client);
     let handler = server.handler.clone();
     assert!(
         eventually(Duration::from_secs(5), || handler
@@ -267,5 +276,46 @@ async fn garbage_on_a_pipeline_closes_it() {
         "{}",
         logs.text()
     );
+    server.stop().await;
+}
+
+/// A pipeline with nothing in flight still notices its connection closing (here the follower
+/// stops): openraft must hear of it, or it waits on that stream for entries that may never
+/// come and never catches up a follower that restarted.
+#[tokio::test]
+async fn an_idle_pipeline_notices_its_connection_closing() {
+    let server = TestServer::start().await;
+    let mut net = network(config(CLIENT_ID));
+    let mut client = client_to(&mut net, SERVER_ID, &server.node()).await;
+    let input = futures::stream::iter(vec![append_at(1, "x")]).chain(futures::stream::pending());
+    let mut answers = client
+        .stream_append(input, option(2000))
+        .await
+        .expect("opens");
+    let first = answers
+        .next()
+        .await
+        .expect("an answer")
+        .expect("no RPC error");
+    assert_eq!(first, Ok(Some(log_id(1))));
+    server.stop().await;
+    let next = tokio::time::timeout(Duration::from_secs(5), answers.next())
+        .await
+        .expect("the closed connection is noticed while idle");
+    assert!(matches!(next, Some(Err(_))), "{next:?}");
+}
+
+/// A connection that closes before sending anything is a liveness probe (a follower knocking
+/// on its leader's port), not a misbehaving peer: no warning.
+#[tokio::test]
+async fn a_connect_and_close_probe_is_not_warned_about() {
+    let (logs, _guard) = Logs::capture();
+    let server = TestServer::start().await;
+    for _ in 0..3 {
+        let stream = TcpStream::connect(server.addr).await.expect("connect");
+        drop(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(logs.lines("WARN", &[]).is_empty(), "{}", logs.text());
     server.stop().await;
 }

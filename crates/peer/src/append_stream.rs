@@ -31,7 +31,7 @@ use std::time::Duration;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use openraft::entry::RaftEntry;
 use openraft::error::RPCError;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, StreamAppendResult};
+use openraft::raft::{AppendEntriesRequest, StreamAppendResult};
 use openraft::type_config::alias::LogIdOf;
 use openraft::{RPCTypes, RaftTypeConfig};
 use tokio::io::AsyncWriteExt;
@@ -40,10 +40,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::client::rpc_error;
 use crate::config::PeerConfig;
 use crate::conn::{within, BufferedRead, Conn};
-use crate::error::{FrameError, PeerError};
+use crate::error::{rpc_error, FrameError, PeerError};
 use crate::frame::{decode, encode_frame, read_frame};
 use crate::handler::InboundHandler;
 use crate::message::AppendReply;
@@ -52,22 +51,6 @@ use crate::pool::PeerSlot;
 /// Answers the receiver's reader may hold beyond what the handler has taken: requests are
 /// only read while there is room, so a leader that floods a follower is slowed to its pace.
 const RECEIVER_QUEUE_MAX: usize = 16;
-
-/// openraft's answer to one AppendEntries as a stream result, without its `unwrap` on a
-/// conflict at the start of the log (which no correct follower reports, but a broken one
-/// must not crash the leader).
-pub(crate) fn stream_result<C: RaftTypeConfig>(
-    response: AppendEntriesResponse<C>,
-    prev: Option<LogIdOf<C>>,
-    last: Option<LogIdOf<C>>,
-) -> Result<StreamAppendResult<C>, String> {
-    match (&response, &prev) {
-        (AppendEntriesResponse::Conflict, None) => {
-            Err("the follower reported a conflict at the start of the log".to_string())
-        }
-        _ => Ok(response.into_stream_result(prev, last)),
-    }
-}
 
 /// Encodes `rpc` with `encode`, halving its entries until the frame fits `frame_bytes_max`
 /// and, with more than one entry, `append_bytes_target` (openraft allows sending a prefix).
@@ -434,26 +417,5 @@ async fn read_requests<C: RaftTypeConfig>(
             // The handler's stream ended (an error answer): nothing more is taken.
             return Ok(());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    openraft::declare_raft_types!(T);
-
-    #[test]
-    fn a_conflict_at_the_start_of_the_log_is_an_error_not_a_panic() {
-        assert!(stream_result::<T>(AppendEntriesResponse::Conflict, None, None).is_err());
-        let at = openraft::testing::log_id::<T>(1, 0, 5);
-        assert!(matches!(
-            stream_result::<T>(AppendEntriesResponse::Conflict, Some(at), None),
-            Ok(Err(_))
-        ));
-        assert_eq!(
-            stream_result::<T>(AppendEntriesResponse::Success, Some(at), Some(at)),
-            Ok(Ok(Some(at)))
-        );
     }
 }

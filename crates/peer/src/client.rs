@@ -31,11 +31,9 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use openraft::base::{BoxFuture, BoxStream};
-use openraft::error::{
-    NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
-};
+use openraft::error::{RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
 use openraft::network::{stream_append_sequential, RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
@@ -49,7 +47,7 @@ use crate::app::AppLink;
 use crate::append_stream::{cut_to_fit, Pipeline, PipelineConn};
 use crate::config::{PeerConfig, IDLE_CONNECTIONS_PER_PEER_MAX};
 use crate::conn::{within, Conn};
-use crate::error::{FrameError, PeerError};
+use crate::error::{rpc_error, PeerError};
 use crate::frame::encode_frame;
 use crate::handshake::Channel;
 use crate::message::{RaftReply, RaftRequest};
@@ -299,26 +297,6 @@ where
     }
 }
 
-/// openraft's error for a failed RPC from server `my_id` to `target` (see the module doc).
-pub(crate) fn rpc_error<C: RaftTypeConfig<NodeId = u64>>(
-    e: PeerError,
-    action: RPCTypes,
-    my_id: u64,
-    target: u64,
-) -> RPCError<C> {
-    match e {
-        PeerError::Timeout(after) => RPCError::Timeout(Timeout {
-            action,
-            id: my_id,
-            target,
-            timeout: after,
-        }),
-        PeerError::Frame(FrameError::Closed | FrameError::Truncated { .. })
-        | PeerError::Frame(FrameError::Io(_)) => RPCError::Network(NetworkError::new(&e)),
-        e => RPCError::Unreachable(Unreachable::new(&e)),
-    }
-}
-
 /// `RaftRequest::AppendEntries` borrowing its request, encoded exactly as the owned variant
 /// (checked in the tests), so that the request can be cut and re-encoded without moving it
 /// in and out of the enum.
@@ -374,17 +352,29 @@ where
         }
         let budget = self.budget(&option);
         Box::pin(async move {
+            let mut input = input;
+            // The first request before the connection, as openraft's sequential stream does:
+            // openraft applies its backoff while it makes a request, so a follower that is
+            // down is redialled at the backoff's pace, not in a tight loop (thousands of
+            // times a second, with a backoff so built up by then that the follower, back,
+            // waited minutes to be caught up).
+            let Some(first) = input.next().await else {
+                return Ok(futures::stream::empty().boxed());
+            };
+            let input = futures::stream::iter([first]).chain(input);
             let config = self.shared.config.clone();
             let slot = self.slot.clone();
             let conn = match self.pipeline.take() {
                 Some(conn) if conn.is_reusable() => conn,
-                _ => {
-                    let conn = slot
-                        .dial(&config, Channel::RaftAppend)
-                        .await
-                        .map_err(|e| self.rpc_error(e, RPCTypes::AppendEntries))?;
-                    PipelineConn::open(conn, &config)
-                }
+                _ => match slot.dial(&config, Channel::RaftAppend).await {
+                    Ok(conn) => PipelineConn::open(conn, &config),
+                    // As the stream's first item, as openraft's sequential stream reports a
+                    // failed connect.
+                    Err(e) => {
+                        let error = self.rpc_error(e, RPCTypes::AppendEntries);
+                        return Ok(futures::stream::once(async { Err(error) }).boxed());
+                    }
+                },
             };
             let pipeline = Pipeline::start(conn, &mut self.pipeline, config, slot, input, budget);
             Ok(pipeline.into_stream())

@@ -6,6 +6,9 @@
 use std::io;
 use std::time::Duration;
 
+use openraft::error::{NetworkError, RPCError, Timeout, Unreachable};
+use openraft::{RPCTypes, RaftTypeConfig};
+
 /// Errors of the length framing (`frame.rs`).
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -91,5 +94,25 @@ impl PeerError {
 impl From<io::Error> for PeerError {
     fn from(e: io::Error) -> Self {
         PeerError::Frame(FrameError::Io(e))
+    }
+}
+
+/// openraft's error for a failed RPC from server `my_id` to `target` (the mapping is explained in `client.rs`).
+pub(crate) fn rpc_error<C: RaftTypeConfig<NodeId = u64>>(
+    e: PeerError,
+    action: RPCTypes,
+    my_id: u64,
+    target: u64,
+) -> RPCError<C> {
+    match e {
+        PeerError::Timeout(after) => RPCError::Timeout(Timeout {
+            action,
+            id: my_id,
+            target,
+            timeout: after,
+        }),
+        PeerError::Frame(FrameError::Closed | FrameError::Truncated { .. })
+        | PeerError::Frame(FrameError::Io(_)) => RPCError::Network(NetworkError::new(&e)),
+        e => RPCError::Unreachable(Unreachable::new(&e)),
     }
 }

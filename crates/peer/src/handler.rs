@@ -12,10 +12,8 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
     TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
-use openraft::type_config::alias::{SnapshotOf, VoteOf};
+use openraft::type_config::alias::{LogIdOf, SnapshotOf, VoteOf};
 use openraft::RaftTypeConfig;
-
-use crate::append_stream::stream_result;
 
 /// The server's side of inbound traffic. Calls on one connection are made one at a time, in
 /// the order they arrived; calls on different connections run concurrently.
@@ -108,4 +106,41 @@ pub trait InboundHandler<C: RaftTypeConfig>: Send + Sync + 'static {
     /// whose process dies closes its connections at once, so this is the earliest sign that
     /// the leader is gone. The default does nothing.
     fn raft_connection_closed(&self, _from: u64) {}
+}
+
+/// openraft's answer to one AppendEntries as a stream result, without its `unwrap` on a
+/// conflict at the start of the log (which no correct follower reports, but a broken one
+/// must not crash the leader).
+pub(crate) fn stream_result<C: RaftTypeConfig>(
+    response: AppendEntriesResponse<C>,
+    prev: Option<LogIdOf<C>>,
+    last: Option<LogIdOf<C>>,
+) -> Result<StreamAppendResult<C>, String> {
+    match (&response, &prev) {
+        (AppendEntriesResponse::Conflict, None) => {
+            Err("the follower reported a conflict at the start of the log".to_string())
+        }
+        _ => Ok(response.into_stream_result(prev, last)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    openraft::declare_raft_types!(T);
+
+    #[test]
+    fn a_conflict_at_the_start_of_the_log_is_an_error_not_a_panic() {
+        assert!(stream_result::<T>(AppendEntriesResponse::Conflict, None, None).is_err());
+        let at = openraft::testing::log_id::<T>(1, 0, 5);
+        assert!(matches!(
+            stream_result::<T>(AppendEntriesResponse::Conflict, Some(at), None),
+            Ok(Err(_))
+        ));
+        assert_eq!(
+            stream_result::<T>(AppendEntriesResponse::Success, Some(at), Some(at)),
+            Ok(Ok(Some(at)))
+        );
+    }
 }

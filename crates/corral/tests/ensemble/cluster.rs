@@ -234,6 +234,37 @@ impl Cluster {
         }
     }
 
+    /// Empties the data directory of stopped server `i`, as a replaced disk would leave it
+    /// (its `myid` and `zoo.cfg` stay).
+    pub fn wipe_data(&self, i: usize) {
+        assert!(!self.is_running(i), "server {} runs", self.members[i].id);
+        let dir = self.members[i]
+            .cfg
+            .parent()
+            .expect("data dir")
+            .to_path_buf();
+        for entry in fs::read_dir(&dir).expect("data dir").flatten() {
+            let name = entry.file_name();
+            if name == "myid" || name == "zoo.cfg" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                fs::remove_dir_all(&path).expect("remove");
+            } else {
+                fs::remove_file(&path).expect("remove");
+            }
+        }
+    }
+
+    /// `Zxid:` of `srvr`; `None` if the server does not answer or does not serve.
+    pub fn zxid(&self, i: usize) -> Option<String> {
+        let process = self.members[i].process.as_ref()?;
+        let srvr = process.four_letter_word("srvr").ok()?;
+        srvr.lines()
+            .find_map(|l| l.strip_prefix("Zxid: ").map(str::to_owned))
+    }
+
     pub fn is_running(&self, i: usize) -> bool {
         self.members[i].process.is_some()
     }

@@ -121,6 +121,7 @@ impl Client {
             options.last_zxid_seen,
             options.wire_log.then_some(options.wire_log_events_max),
             options.max_frame_bytes,
+            options.first_xid,
         ));
         let (notify_tx, notify_rx) = mpsc::unbounded_channel();
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -180,6 +181,13 @@ impl Client {
     /// The zxid of the latest ordinary reply with a positive zxid (initially `last_zxid_seen`).
     pub fn last_zxid(&self) -> i64 {
         self.inner.shared.last_zxid.load(Ordering::Relaxed)
+    }
+
+    /// The xid the next ordinary request on this connection gets (pings and auth packets have
+    /// their own). Exact while nothing else is being sent on the connection; what a caller
+    /// continuing the session on a new connection passes as `ConnectOptions::first_xid`.
+    pub fn next_xid(&self) -> i32 {
+        self.inner.shared.next_xid.load(Ordering::Relaxed)
     }
 
     /// Ordinary requests sent and not yet answered.

@@ -45,6 +45,10 @@ pub struct ConnectOptions {
     pub wire_log: bool,
     /// Entries the wire log keeps.
     pub wire_log_events_max: usize,
+    /// The xid of the first ordinary request. The Java client keeps one xid counter across
+    /// the reconnections of a session: a caller doing the same passes the previous
+    /// connection's [`crate::Client::next_xid`], so that (session, xid) names one request.
+    pub first_xid: i32,
 }
 
 impl Default for ConnectOptions {
@@ -62,6 +66,7 @@ impl Default for ConnectOptions {
             notifications_queued_max: NOTIFICATIONS_QUEUED_MAX_DEFAULT,
             wire_log: false,
             wire_log_events_max: WIRE_LOG_EVENTS_MAX_DEFAULT,
+            first_xid: 1,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `fail` is the single way a connection ends: it records the first reason, answers every
 //! waiting request with it and wakes the tasks so they stop.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     /// `None` while open; the close reason afterwards. Tasks watch it to stop.
     pub state: watch::Sender<Option<ClientError>>,
     pub max_frame_bytes: usize,
+    /// The xid the next ordinary request gets; only the writer task advances it.
+    pub next_xid: AtomicI32,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ impl Shared {
         last_zxid: i64,
         wire_log_events_max: Option<usize>,
         max_frame_bytes: usize,
+        first_xid: i32,
     ) -> Shared {
         Shared {
             queues: Mutex::new(Queues::default()),
@@ -89,6 +92,7 @@ impl Shared {
             }),
             state: watch::Sender::new(None),
             max_frame_bytes,
+            next_xid: AtomicI32::new(first_xid.max(1)),
         }
     }
 

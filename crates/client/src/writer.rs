@@ -5,6 +5,7 @@
 //! while a write was in progress are coalesced into one write (up to `WRITE_BATCH_BYTES`), which
 //! is what makes pipelining cheap.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -38,16 +39,14 @@ pub(crate) enum Outgoing {
     },
 }
 
-/// The Java client's xid counter: starts at 1 and wraps back to 1 after `i32::MAX`.
-#[derive(Debug)]
-struct XidCounter(i32);
-
-impl XidCounter {
-    fn next(&mut self) -> i32 {
-        let current = self.0;
-        self.0 = if current == i32::MAX { 1 } else { current + 1 };
-        current
-    }
+/// The Java client's xid counter: starts at 1 (or `ConnectOptions::first_xid`) and wraps back
+/// to 1 after `i32::MAX`. It lives in [`Shared`] so that callers can read the next one; only
+/// this task advances it.
+fn next_xid(counter: &AtomicI32) -> i32 {
+    let current = counter.load(Ordering::Relaxed);
+    let next = if current == i32::MAX { 1 } else { current + 1 };
+    counter.store(next, Ordering::Relaxed);
+    current
 }
 
 pub(crate) async fn run<W: AsyncWrite + Unpin>(
@@ -56,7 +55,6 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
 ) {
     let mut state = shared.state.subscribe();
-    let mut xids = XidCounter(1);
     let mut out = BytesMut::new();
     loop {
         let message = tokio::select! {
@@ -65,10 +63,10 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
         };
         let Some(message) = message else { break };
         out.clear();
-        stage(message, &mut xids, &shared, &mut out);
+        stage(message, &shared, &mut out);
         while out.len() < WRITE_BATCH_BYTES {
             match outgoing.try_recv() {
-                Ok(message) => stage(message, &mut xids, &shared, &mut out),
+                Ok(message) => stage(message, &shared, &mut out),
                 Err(_) => break,
             }
         }
@@ -89,7 +87,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
 }
 
 /// Registers the message's reply (if any) and appends its bytes to `out`.
-fn stage(message: Outgoing, xids: &mut XidCounter, shared: &Shared, out: &mut BytesMut) {
+fn stage(message: Outgoing, shared: &Shared, out: &mut BytesMut) {
     match message {
         Outgoing::Request {
             request,
@@ -99,7 +97,7 @@ fn stage(message: Outgoing, xids: &mut XidCounter, shared: &Shared, out: &mut By
             let request_xid = match request {
                 Request::Ping => xid::PING,
                 Request::Auth(_) => xid::AUTH,
-                _ => xids.next(),
+                _ => next_xid(&shared.next_xid),
             };
             let pending = Pending {
                 xid: Some(request_xid),
@@ -141,12 +139,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn xids_start_at_one_and_wrap_to_one() {
-        let mut xids = XidCounter(1);
-        assert_eq!(xids.next(), 1);
-        assert_eq!(xids.next(), 2);
-        let mut xids = XidCounter(i32::MAX);
-        assert_eq!(xids.next(), i32::MAX);
-        assert_eq!(xids.next(), 1);
+    fn xids_count_up_and_wrap_to_one() {
+        let xids = AtomicI32::new(1);
+        assert_eq!(next_xid(&xids), 1);
+        assert_eq!(next_xid(&xids), 2);
+        let xids = AtomicI32::new(i32::MAX);
+        assert_eq!(next_xid(&xids), i32::MAX);
+        assert_eq!(next_xid(&xids), 1);
     }
 }

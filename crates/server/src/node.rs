@@ -884,7 +884,7 @@ async fn touch_sessions_at_leader(
             continue;
         }
         let message = crate::cluster::message::StreamMessage::Touch(touched);
-        if let Err(err) = forwarder.send(leader, state.term, &message).await {
+        if let Err(err) = forwarder.send(leader, state.term, message).await {
             tracing::debug!(%err, "could not tell the leader which sessions are alive");
         }
     }

@@ -6,6 +6,11 @@
 //! to the [`Forwarder`], whose one ordered stream to the leader keeps each session's order.
 //! Whichever server the client is connected to answers it when it applies the entry.
 //!
+//! A session's order across connections and servers: the leader takes a client's write only
+//! from the connection its session is attached through ([`SessionOwners`]), and a re-attached
+//! session is recorded there before its client hears that the connection is ready
+//! ([`Proposer::session_moved_here`]).
+//!
 //! Architecture invariant: the proposer never names a connection; the caller keeps its own
 //! outstanding-write accounting and learns only whether the log (or the stream to the leader)
 //! took the entry.
@@ -18,7 +23,7 @@ use corral_tree::{Txn, TxnKind};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::cluster::forwarder::Forwarder;
+use crate::cluster::forwarder::{Forwarder, StreamBinding};
 use crate::cluster::message::StreamMessage;
 use crate::cluster::owners::SessionOwners;
 use crate::ids::{ConnectionId, ServerId, SessionId};
@@ -36,7 +41,7 @@ pub(crate) enum Refused {
     NoLeader,
     #[error("cannot reach the leader: {0}")]
     Forward(String),
-    #[error("the session has moved to another server")]
+    #[error("the session is attached through another connection")]
     SessionMoved,
 }
 
@@ -75,33 +80,46 @@ impl Proposer {
         }
     }
 
-    /// A client re-attached `session` on this server: in an ensemble, the other members close
-    /// a connection they still hold for it.
-    /// Called before the ConnectResponse of a re-attached session, so that it precedes every
-    /// write of the session through this server: the leader learns that the session's writes
-    /// now come from here (a write still held in another server's link is then refused), and
-    /// the other members close a connection they still hold for it.
-    pub(crate) async fn session_moved_here(&self, session: SessionId) {
+    /// A client re-attached `session` on this server through `connection`. Called before its
+    /// ConnectResponse: in an ensemble, the leader records that only this connection's writes
+    /// of the session count from now on (a write still held anywhere on its way from an
+    /// earlier connection is then refused), and confirms it before this returns, as ZooKeeper's
+    /// leader revalidates a session before the client is answered: so the leader sees the
+    /// client's attachments in the order the client made them. The other members are told to
+    /// close a connection they still hold for the session. An error: the connection must be
+    /// closed unanswered.
+    pub(crate) async fn session_moved_here(
+        &self,
+        session: SessionId,
+        connection: ConnectionId,
+    ) -> Result<(), Refused> {
         let Route::Ensemble {
             role,
             forwarder,
             owners,
         } = &self.route
         else {
-            return;
+            return Ok(());
         };
         let state = *role.borrow();
         match (state.role, state.leader) {
-            (Role::Leader, _) => owners.attach(state.term, session, self.server_id),
-            (_, Some(leader)) => {
-                let attach = StreamMessage::Attach(session);
-                if let Err(err) = forwarder.send(leader, state.term, &attach).await {
-                    tracing::debug!(%err, "could not tell the leader of a re-attached session");
+            (Role::Leader, _) => {
+                let origin = Origin {
+                    server_id: self.server_id,
+                    connection_id: connection,
+                };
+                if !owners.attach(state.term, session, origin) {
+                    return Err(Refused::NoLeader);
                 }
             }
-            _ => {}
+            (_, Some(leader)) if leader != self.server_id => forwarder
+                .attach(leader, state.term, session, connection)
+                .await
+                .map_err(|e| Refused::Forward(e.to_string()))?,
+            _ => return Err(Refused::NoLeader),
         }
         forwarder.announce_session_moved(session);
+        Ok(())
     }
 
     /// Waits until this server has applied every write committed before the call (ZooKeeper's
@@ -134,19 +152,23 @@ impl Proposer {
     }
 
     /// Proposes a txn from a client connection of this server; the state machine answers
-    /// that connection when it applies the entry.
+    /// that connection when it applies the entry. `stream` is the connection's: a forwarded
+    /// write goes on the stream its earlier ones went on, or is refused (see
+    /// [`StreamBinding`]).
     pub(crate) async fn propose_from(
         &self,
         connection: ConnectionId,
         session_id: SessionId,
         cxid: i32,
         kind: TxnKind,
+        stream: &mut StreamBinding,
     ) -> Result<(), Refused> {
         let origin = Origin {
             server_id: self.server_id,
             connection_id: connection,
         };
-        self.propose(Some(origin), session_id, cxid, kind).await
+        self.propose(Some((origin, stream)), session_id, cxid, kind)
+            .await
     }
 
     /// Proposes a server-internal txn (expiry, reaping) that no client waits for.
@@ -160,11 +182,16 @@ impl Proposer {
 
     async fn propose(
         &self,
-        origin: Option<Origin>,
+        from: Option<(Origin, &mut StreamBinding)>,
         session_id: SessionId,
         cxid: i32,
         kind: TxnKind,
     ) -> Result<(), Refused> {
+        let creates = matches!(kind, TxnKind::CreateSession { .. });
+        let (origin, stream) = match from {
+            Some((origin, stream)) => (Some(origin), Some(stream)),
+            None => (None, None),
+        };
         let txn = Txn {
             session_id,
             cxid,
@@ -184,19 +211,24 @@ impl Proposer {
             return self.propose_locally(entry).await;
         };
         let state = *role.borrow();
-        match (state.role, state.leader) {
-            (Role::Leader, _) => {
+        match (state.role, state.leader, stream) {
+            (Role::Leader, _, _) => {
                 // Only a client's own writes are fenced; expiry and reaping (no origin) are
                 // the leader's to propose for any session.
-                let fenced = entry.origin.is_some()
-                    && !owners.admit(state.term, entry.txn.session_id, self.server_id);
+                let fenced = entry.origin.is_some_and(|origin| {
+                    !owners.admit(state.term, entry.txn.session_id, origin, creates)
+                });
                 if fenced {
                     return Err(Refused::SessionMoved);
                 }
                 self.propose_locally(entry).await
             }
-            (_, Some(leader)) if leader != self.server_id => forwarder
-                .send(leader, state.term, &StreamMessage::Forward(entry))
+            (_, Some(leader), Some(stream)) if leader != self.server_id => forwarder
+                .forward(leader, state.term, entry, stream)
+                .await
+                .map_err(|e| Refused::Forward(e.to_string())),
+            (_, Some(leader), None) if leader != self.server_id => forwarder
+                .send(leader, state.term, StreamMessage::Forward(entry))
                 .await
                 .map_err(|e| Refused::Forward(e.to_string())),
             _ => Err(Refused::NoLeader),

@@ -27,6 +27,7 @@ use crate::invariants::acknowledged_writes::AckedWrite;
 use crate::invariants::client_zxids::SessionZxid;
 use crate::invariants::committed_history::{create_tag, delete_tag, set_tag, EntryKind};
 use crate::invariants::session_expiry::Fate;
+use crate::invariants::session_fifo::SentWrite;
 use crate::invariants::Violation;
 use crate::rng::Rng;
 
@@ -75,6 +76,9 @@ pub struct ClientSlot {
     pub owned: Vec<(String, Option<i64>)>,
     /// The last version seen of each register (what a compare-and-set expects).
     pub versions: BTreeMap<String, i32>,
+    /// The xid the session's next request gets: one counter across its connections, as the
+    /// Java client keeps, so that (session, xid) names one request.
+    pub next_xid: i32,
 }
 
 /// Everything the clients record.
@@ -89,7 +93,7 @@ pub struct World {
     pub clients: Vec<ClientSlot>,
     pub acked: Vec<AckedWrite>,
     /// Each session's writes, in the order its client sent them.
-    pub sent: BTreeMap<i64, Vec<String>>,
+    pub sent: BTreeMap<i64, Vec<SentWrite>>,
     /// Every session a client was handed, and what became of it.
     pub sessions: BTreeMap<i64, Fate>,
     pub zxids: BTreeMap<i64, SessionZxid>,
@@ -164,6 +168,7 @@ impl World {
             timeout_ms,
             owned: Vec::new(),
             versions: BTreeMap::new(),
+            next_xid: 1,
         });
         id
     }
@@ -346,6 +351,7 @@ async fn connect(sim: &Sim, c: usize) -> Option<(Conn, i64)> {
                     session_id: s.id,
                     password: Some(s.password.clone()),
                     last_zxid_seen: world.highest_zxid(s.id),
+                    first_xid: slot.next_xid,
                     ..ConnectOptions::default()
                 },
                 None => ConnectOptions {
@@ -384,8 +390,10 @@ async fn connect(sim: &Sim, c: usize) -> Option<(Conn, i64)> {
                     world.sessions.insert(session.id, Fate::InUse);
                 }
                 world.mix(&[c as i64, node as i64, session.id]);
+                let next_xid = client.next_xid();
                 let conn = Conn { client, node };
                 let slot = &mut world.clients[c];
+                slot.next_xid = next_xid;
                 slot.conn = Some(conn.clone());
                 slot.session = Some(session.clone());
                 return Some((conn, session.id));
@@ -436,10 +444,19 @@ where
     }
 }
 
-/// Records that `session` sends the write `tag` now (after everything it sent before).
-fn sent(sim: &Sim, session: i64, tag: String) {
-    crate::trace::note(|| format!("session 0x{session:x} sends `{tag}`"));
-    sim.world.lock().sent.entry(session).or_default().push(tag);
+/// Records that `session` sends the write `tag` on `conn` now (after everything it sent
+/// before), with the xid it is about to get: client `c` runs one operation at a time, so
+/// nothing else of it is sent on the connection in between.
+fn sent(sim: &Sim, c: usize, conn: &Conn, session: i64, tag: String) {
+    let xid = conn.client.next_xid();
+    crate::trace::note(|| format!("session 0x{session:x} sends `{tag}` (xid {xid})"));
+    let mut world = sim.world.lock();
+    world.clients[c].next_xid = xid.saturating_add(1);
+    world
+        .sent
+        .entry(session)
+        .or_default()
+        .push(SentWrite { tag, xid });
 }
 
 fn invoke(sim: &Sim, session: i64, operation: Operation) -> OpId {
@@ -532,7 +549,7 @@ async fn write(sim: &Sim, c: usize, conn: &Conn, session: i64, key: String, expe
     };
     let id = invoke(sim, session, operation);
     let tag = set_tag(&key, &value);
-    sent(sim, session, tag.clone());
+    sent(sim, c, conn, session, tag.clone());
     let version = expected.unwrap_or(-1);
     let request = conn.client.set_data(&key, &value, version);
     let Some(reply) = ask(sim, c, conn, request).await else {
@@ -573,7 +590,7 @@ async fn create(sim: &Sim, c: usize, conn: &Conn, session: i64, ephemeral: bool)
         false => CreateMode::Persistent,
     };
     let tag = create_tag(&path);
-    sent(sim, session, tag.clone());
+    sent(sim, c, conn, session, tag.clone());
     let request = conn.client.create(&path, b"x", acl(), mode);
     let Some(reply) = ask(sim, c, conn, request).await else {
         return;
@@ -607,7 +624,7 @@ async fn delete(sim: &Sim, c: usize, conn: &Conn, session: i64) {
         }
     };
     let tag = delete_tag(&path);
-    sent(sim, session, tag.clone());
+    sent(sim, c, conn, session, tag.clone());
     let Some(reply) = ask(sim, c, conn, conn.client.delete(&path, -1)).await else {
         return;
     };
@@ -712,7 +729,7 @@ async fn create_paths_as(sim: &Arc<Sim>, c: usize, paths: &[String]) -> bool {
         return false;
     };
     for path in paths {
-        sent(sim, session, create_tag(path));
+        sent(sim, c, &conn, session, create_tag(path));
         let request = conn.client.create(path, b"", acl(), CreateMode::Persistent);
         let Some(reply) = ask(sim, c, &conn, request).await else {
             return false;

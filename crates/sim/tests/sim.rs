@@ -25,14 +25,7 @@ const SKIPPED: &[(u64, &str)] = &[];
 /// these is printed as SKIP with the reason (and its replay command) instead of failing. The
 /// seeds that hit a bug change with every change to the code, so they are matched by property,
 /// not listed. Remove an entry once its bug is fixed.
-const KNOWN_BUGS: &[(&str, &str)] = &[(
-    "a session's writes apply in the order sent",
-    "a write held in a stale link reached the leader and applied after a later write of the \
-     same session sent through another server. The leader now fences each session's writes by \
-     the server it is attached to and refuses stream messages of another term (13 of 1000 \
-     seeds failed before, 1 after: seed 326 of the CI set at the time); the route that seed \
-     takes is not diagnosed yet",
-)];
+const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 fn known_bug(report: &SeedReport) -> Option<&'static str> {
     let Err(violation) = &report.result else {

@@ -1,11 +1,14 @@
 //! The leader's side of the ensemble's messages. A server that is not the leader refuses a
 //! forwarded write, which closes the stream it came on: the sender then drops the connections
-//! that had writes on it, and its clients retry elsewhere.
+//! that had writes on it, and its clients retry elsewhere. A forwarded write of a session
+//! attached through another connection is dropped, and its connection closed
+//! ([`super::owners`]).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use corral_entry::LogEntry;
+use corral_entry::{LogEntry, Origin};
+use corral_tree::TxnKind;
 use tokio::sync::watch;
 
 use super::forwarder::Forwarder;
@@ -59,7 +62,7 @@ impl ClusterInbound {
 }
 
 impl ClusterApp for ClusterInbound {
-    async fn request(&self, _from: ServerId, body: Bytes) -> Result<Bytes, String> {
+    async fn request(&self, from: ServerId, body: Bytes) -> Result<Bytes, String> {
         let request: ClusterRequest = message::decode(&body).map_err(|e| e.to_string())?;
         match request {
             ClusterRequest::ReadIndex => {
@@ -70,6 +73,27 @@ impl ClusterApp for ClusterInbound {
                     .await
                     .map_err(|e| e.to_string())?;
                 message::encode(&ClusterReply::ReadIndex(index)).map_err(|e| e.to_string())
+            }
+            ClusterRequest::Attach {
+                term,
+                session,
+                connection,
+            } => {
+                self.leading()?;
+                let current = self.role.borrow().term;
+                if term != current {
+                    return Err(format!(
+                        "a session re-attached in term {term}, in term {current}"
+                    ));
+                }
+                let origin = Origin {
+                    server_id: from,
+                    connection_id: connection,
+                };
+                if !self.owners.attach(term, session, origin) {
+                    return Err(format!("term {term} is over"));
+                }
+                message::encode(&ClusterReply::Done).map_err(|e| e.to_string())
             }
             ClusterRequest::SessionMoved(session) => {
                 if let Some(stale) = self.registry.by_session(session) {
@@ -110,15 +134,23 @@ impl ClusterApp for ClusterInbound {
                         "server {from} forwarded an entry of another server's client"
                     ));
                 }
-                if !self.owners.admit(term, entry.txn.session_id, from) {
-                    // The session moved to another server after this write was sent: the
-                    // write must not take effect after the session's later ones. Its
-                    // connection on `from` is stale; `from` closes it.
-                    if let Some(origin) = entry.origin {
+                let session = entry.txn.session_id;
+                let creates = matches!(entry.txn.kind, TxnKind::CreateSession { .. });
+                if let Some(origin) = entry.origin {
+                    if !self.owners.admit(term, session, origin, creates) {
+                        // The session was attached through another connection since (or this
+                        // one is of an earlier term): the write must not take effect after
+                        // the session's later ones. Its connection is stale; `from` closes it.
+                        tracing::debug!(
+                            server = from,
+                            connection = origin.connection_id,
+                            session = format_args!("0x{session:x}"),
+                            "refusing a write of a session attached elsewhere"
+                        );
                         self.forwarder
                             .announce_write_lost(origin.server_id, origin.connection_id);
+                        return Ok(());
                     }
-                    return Ok(());
                 }
                 // The leader decides the txn's time, as ZooKeeper's leader does: mtime and
                 // ctime then never depend on which server the client used.
@@ -138,11 +170,6 @@ impl ClusterApp for ClusterInbound {
                 let live = &self.sessions;
                 self.owners
                     .forget_dead(live.len(), |session| live.contains(session));
-                Ok(())
-            }
-            StreamMessage::Attach(session) => {
-                self.leading()?;
-                self.owners.attach(term, session, from);
                 Ok(())
             }
         }

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
 
-/// The version this build writes and reads.
-pub(crate) const CLUSTER_MESSAGE_VERSION: u8 = 2;
+/// The version this build writes and reads. (Version 2 re-attached a session with a stream
+/// message the leader did not confirm.)
+pub(crate) const CLUSTER_MESSAGE_VERSION: u8 = 3;
 
 /// A message on a server's ordered stream to the leader, with the term it was sent in: a
 /// leader refuses (and so closes) a stream whose messages belong to another term, so a message
@@ -30,8 +31,6 @@ pub(crate) enum StreamMessage {
     Forward(LogEntry),
     /// Sessions whose clients were heard from on the sending server since its last touch.
     Touch(Vec<SessionId>),
-    /// A client re-attached this session on the sending server: its writes come from there now.
-    Attach(SessionId),
 }
 
 /// A request that expects an answer.
@@ -39,6 +38,15 @@ pub(crate) enum StreamMessage {
 pub(crate) enum ClusterRequest {
     /// The index a linearizable read (`sync`) must wait for.
     ReadIndex,
+    /// A client re-attached `session` on the sending server through its connection
+    /// `connection`, in `term`: from now on only that connection's writes of the session go
+    /// into the log (`super::owners`). The sender answers the client only once the leader
+    /// answers [`ClusterReply::Done`]; the leader refuses it in another term.
+    Attach {
+        term: u64,
+        session: SessionId,
+        connection: u64,
+    },
     /// A client re-attached this session on the sending server: a connection the receiver
     /// still holds for it is stale and is closed (ZooKeeper closes it too, never answering
     /// SESSIONMOVED).

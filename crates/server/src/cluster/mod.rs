@@ -6,6 +6,8 @@
 //! - [`inbound`]: the leader's side: forwarded writes go into the log with their original
 //!   origin and the leader's time (the forwarding server answers its client when it applies them), touches renew
 //!   sessions in the leader's table, read-index requests are answered by a quorum round.
+//! - [`owners`]: the leader's record of the connection each session is attached through; only
+//!   that connection's writes of the session go into the log.
 //! - [`message`]: the versioned wire format of those messages.
 //!
 //! Architecture invariant: no reply to a client travels over the peer link: every server

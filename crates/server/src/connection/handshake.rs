@@ -11,6 +11,7 @@ use corral_tree::TxnKind;
 
 use super::{ClientServices, Closed};
 use crate::clients::ConnectionHandle;
+use crate::cluster::forwarder::StreamBinding;
 use crate::raft::Role;
 
 pub(crate) async fn run(
@@ -63,9 +64,12 @@ async fn create_session(
     };
     let session_id = services.session_ids.allocate();
     handle.write_submitted().await;
+    // The connection's pipeline starts with a stream binding of its own: this write is
+    // answered before the first request is read.
+    let mut stream = StreamBinding::default();
     if let Err(err) = services
         .proposer
-        .propose_from(handle.id, session_id, 0, kind)
+        .propose_from(handle.id, session_id, 0, kind, &mut stream)
         .await
     {
         handle.write_answered();
@@ -116,7 +120,18 @@ async fn reattach_session(
         old.close();
     }
     handle.set_session_id(session_id);
-    services.proposer.session_moved_here(session_id).await;
+    if let Err(err) = services
+        .proposer
+        .session_moved_here(session_id, handle.id)
+        .await
+    {
+        tracing::info!(
+            session = format_args!("0x{session_id:x}"),
+            %err,
+            "the leader did not confirm a re-attached session; closing the connection"
+        );
+        return Err(Closed::Server("re-attach not confirmed by the leader"));
+    }
     let response = ConnectResponse {
         protocol_version: 0,
         timeout_ms,

@@ -24,10 +24,13 @@ use super::reads::Local;
 use super::{ClientServices, Closed};
 use crate::auth;
 use crate::clients::ConnectionHandle;
+use crate::cluster::forwarder::StreamBinding;
 
 pub(crate) struct Pipeline {
     handle: Arc<ConnectionHandle>,
     services: Arc<ClientServices>,
+    /// The stream to the leader this connection's writes in flight went on.
+    stream: StreamBinding,
 }
 
 /// What to do with a decoded request.
@@ -44,7 +47,11 @@ enum Route {
 
 impl Pipeline {
     pub(crate) fn new(handle: Arc<ConnectionHandle>, services: Arc<ClientServices>) -> Pipeline {
-        Pipeline { handle, services }
+        Pipeline {
+            handle,
+            services,
+            stream: StreamBinding::default(),
+        }
     }
 
     pub(crate) async fn handle_frame(&mut self, frame: Bytes) -> Result<(), Closed> {
@@ -137,10 +144,21 @@ impl Pipeline {
             .wait_outstanding_at_most(limit.saturating_sub(1))
             .await;
         self.handle.write_submitted().await;
+        if self.handle.outstanding_writes() <= 1 {
+            // Every earlier write was answered (applied here): none can still be on its way
+            // to the leader, so this one may take a new stream.
+            self.stream.release();
+        }
         let proposed = self
             .services
             .proposer
-            .propose_from(self.handle.id, self.handle.session_id(), xid, kind)
+            .propose_from(
+                self.handle.id,
+                self.handle.session_id(),
+                xid,
+                kind,
+                &mut self.stream,
+            )
             .await;
         if let Err(err) = proposed {
             self.handle.write_answered();

@@ -76,6 +76,11 @@ pub(crate) struct Counters {
     pub watch_events_sent: AtomicU64,
     /// Requests refused because `globalOutstandingLimit` writes were already in the log.
     pub throttled_requests: AtomicU64,
+    /// Times a connection's reader paused because its client was not reading its replies.
+    pub connections_paused: AtomicU64,
+    /// Connections dropped because their client read nothing for a session timeout, or let
+    /// their outbound queue pass its limit.
+    pub connections_stalled: AtomicU64,
 }
 
 impl Counters {

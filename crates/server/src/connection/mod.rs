@@ -10,6 +10,7 @@
 //! Architecture invariant: [`ClientServices`] is declared here, for connections; it is a set
 //! of narrow handles, not a lock, and appears in no other module's signatures.
 
+pub(crate) mod backpressure;
 pub(crate) mod handshake;
 pub(crate) mod inbox;
 pub(crate) mod pipeline;
@@ -157,7 +158,11 @@ async fn run<R: AsyncRead + Unpin>(
     let mut pipeline = pipeline::Pipeline::new(handle.clone(), services.clone());
     loop {
         while let Some(frame) = inbox.next_frame()? {
+            backpressure::wait_writable(handle, services).await?;
             pipeline.handle_frame(frame).await?;
+            // A client with many requests buffered must not keep this worker thread from the
+            // other connections: answered requests do not await, so yield when the budget ends.
+            tokio::task::consume_budget().await;
         }
         inbox.fill().await?;
     }

@@ -182,13 +182,49 @@ def good_session_creates(hosts, seconds, path="/abuse-good"):
         client.close()
 
 
-def measure(hosts, kind, seconds, connections, warmup_s=1.0):
-    """The good session's creates without and then with the attack running."""
+def packets_received(hosts):
+    """The server's ``zk_packets_received`` (mntr), or None when it does not answer."""
+    host, port = _host_port(hosts)
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(b"mntr")
+            text = b""
+            while chunk := sock.recv(65536):
+                text += chunk
+    except OSError:
+        return None
+    for line in text.decode(errors="replace").splitlines():
+        if line.startswith("zk_packets_received\t"):
+            return int(line.split("\t")[1])
+    return None
+
+
+def wait_steady(hosts, timeout_s, interval_s=0.5):
+    """Waits (bounded) until the server stops taking requests from the attackers."""
+    deadline = time.monotonic() + timeout_s
+    last = packets_received(hosts)
+    while time.monotonic() < deadline:
+        time.sleep(interval_s)
+        now = packets_received(hosts)
+        if now is not None and now == last:
+            return True
+        last = now
+    return False
+
+
+def measure(hosts, kind, seconds, connections, warmup_s=1.0, settle_s=0.0):
+    """The good session's creates without and then with the attack running. Measured from
+    ``warmup_s`` after the attackers start, and with ``settle_s`` > 0 from when the server
+    stops taking the attackers' requests (at most ``settle_s`` later): every new non-reader
+    is answered until the buffers between it and the server are full, a bounded one-off
+    cost per connection; what matters is that it costs nothing after that."""
     baseline = good_session_creates(hosts, seconds)
-    attack = Attack(kind, hosts, seconds + warmup_s + 2, connections).start()
+    attack = Attack(kind, hosts, seconds + warmup_s + settle_s + 2, connections).start()
     time.sleep(warmup_s)
+    if settle_s > 0:
+        wait_steady(hosts, settle_s)
     attacked = good_session_creates(hosts, seconds)
-    counts = attack.result(timeout=seconds + warmup_s + 30)
+    counts = attack.result(timeout=seconds + warmup_s + settle_s + 30)
     return baseline, attacked, counts
 
 

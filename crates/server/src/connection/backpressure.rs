@@ -16,7 +16,7 @@ use super::{ClientServices, Closed};
 use crate::clients::{rate_limited_log, ConnectionHandle};
 
 /// Queued outbound bytes past which the reader stops taking this connection's requests.
-pub(crate) const OUTBOUND_PAUSE_READING_BYTES: usize = 512 * 1024;
+pub(crate) const OUTBOUND_PAUSE_READING_BYTES: usize = 128 * 1024;
 
 /// The shortest stall tolerated before the connection is dropped (a session timeout is at
 /// least this in practice; it also covers a connection whose session is not yet known).

@@ -11,7 +11,8 @@ set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CORRAL_VENV:-$REPO_DIR/.venv}"
-PY_PACKAGES=(kazoo pytest)
+# pure-sasl: kazoo's SASL client (tests/kazoo/test_abuse.py checks a client with sasl_options).
+PY_PACKAGES=(kazoo pytest pure-sasl)
 DEB_PACKAGES=(zookeeper zookeeper-bin libzookeeper-java)
 REQUIRED_JARS=(/usr/share/java/zookeeper.jar /usr/share/java/netty-codec.jar /usr/share/java/netty-resolver.jar)
 export DEBIAN_FRONTEND=noninteractive
@@ -57,7 +58,7 @@ venv_ready=false
 venv_usable=false
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' >/dev/null 2>&1; then
     venv_usable=true
-    if "$VENV/bin/python" -c 'import kazoo, pytest' >/dev/null 2>&1; then
+    if "$VENV/bin/python" -c 'import kazoo, pytest, puresasl' >/dev/null 2>&1; then
         venv_ready=true
     fi
 fi
@@ -126,6 +127,6 @@ else
     step "python venv: pip-installing ${PY_PACKAGES[*]} into $VENV"
     run_logged "pip install" "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-input "${PY_PACKAGES[@]}"
-    "$VENV/bin/python" -c 'import kazoo, pytest' >/dev/null 2>&1 ||
+    "$VENV/bin/python" -c 'import kazoo, pytest, puresasl' >/dev/null 2>&1 ||
         die "kazoo/pytest still not importable from $VENV/bin/python"
 fi

@@ -242,6 +242,15 @@ fn mntr(status: &StatusSource) -> String {
             "request_throttle_wait_count",
             d.throttled_requests.to_string(),
         ),
+        (
+            "stale_requests_dropped",
+            d.stale_requests_dropped.to_string(),
+        ),
+        ("connection_drop_count", d.connections_dropped.to_string()),
+        (
+            "sessionless_connections_expired",
+            d.sessionless_expired.to_string(),
+        ),
         ("last_zxid", s.zxid.to_string()),
     ];
     let mut rows = rows;

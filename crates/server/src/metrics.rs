@@ -74,8 +74,18 @@ pub(crate) struct Counters {
     pub auth_failed: AtomicU64,
     pub connections_rejected: AtomicU64,
     pub watch_events_sent: AtomicU64,
-    /// Requests refused because `globalOutstandingLimit` writes were already in the log.
+    /// Times a request waited for `request_throttle_max_requests` (ZooKeeper's
+    /// `request_throttle_wait_count`).
     pub throttled_requests: AtomicU64,
+    /// Times a connection's reader paused because its client was not reading its replies.
+    pub connections_paused: AtomicU64,
+    /// Connections dropped because their client read nothing for a session timeout, or let
+    /// their outbound queue pass its limit.
+    pub connections_stalled: AtomicU64,
+    /// Connections closed for not completing their handshake in time.
+    pub sessionless_expired: AtomicU64,
+    /// Throttled requests dropped because their connection closed while they waited.
+    pub stale_requests_dropped: AtomicU64,
 }
 
 impl Counters {

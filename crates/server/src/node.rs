@@ -585,7 +585,7 @@ async fn accept_loop(
             _ = stopped.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
+                    connection::socket::tune(&stream);
                     let (read, write) = stream.into_split();
                     tasks.spawn(connection::serve(read, write, peer, services.clone()));
                 }

@@ -66,6 +66,8 @@ pub(crate) struct ConnectionHandle {
     outbound: Mutex<Outbound>,
     /// Wakes the writer task when `outbound` gained frames or the close flag.
     outbound_ready: Notify,
+    /// Wakes a reader paused on a full outbound queue when the writer has written some of it.
+    outbound_drained: Notify,
     /// Bytes sent and not yet written to the socket (in `outbound` or being written).
     queued_bytes: AtomicUsize,
     queued_bytes_max: AtomicUsize,
@@ -113,6 +115,7 @@ impl ConnectionHandle {
             established_ms,
             outbound: Mutex::new(Outbound::default()),
             outbound_ready: Notify::new(),
+            outbound_drained: Notify::new(),
             queued_bytes: AtomicUsize::new(0),
             queued_bytes_max: AtomicUsize::new(queued_bytes_max),
             aborted: AtomicBool::new(false),
@@ -189,11 +192,16 @@ impl ConnectionHandle {
         };
         let queued = self.queued_bytes.fetch_add(frame_bytes, Ordering::AcqRel) + frame_bytes;
         if queued > self.queued_bytes_max.load(Ordering::Relaxed) {
-            tracing::warn!(
-                connection = self.id,
-                peer = %self.peer,
-                queued,
-                "closing a connection that does not read its replies"
+            self.counters
+                .connections_stalled
+                .fetch_add(1, Ordering::Relaxed);
+            super::rate_limited_log::warn(
+                "outbound_queue_full",
+                format_args!(
+                    "closing connection 0x{:x} from {}: {queued} bytes queued for a client that \
+                     does not read its replies",
+                    self.id, self.peer
+                ),
             );
             // Not `close()`: that would queue the close behind frames the client never reads.
             self.abort();
@@ -225,6 +233,25 @@ impl ConnectionHandle {
     /// Called by the writer once bytes taken with `take_outbound` are on the socket.
     pub(crate) fn frame_written(&self, bytes: usize) {
         self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.outbound_drained.notify_waiters();
+    }
+
+    /// Bytes sent and not yet written to the socket.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
+    }
+
+    /// Waits until fewer than `bytes` are queued for the socket (or the connection closed).
+    pub(crate) async fn wait_queued_below(&self, bytes: usize) {
+        loop {
+            let notified = self.outbound_drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.queued_bytes() < bytes || self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Closes after what is queued has been written.

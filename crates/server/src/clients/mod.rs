@@ -9,6 +9,7 @@
 
 pub(crate) mod delivery;
 pub(crate) mod handle;
+pub(crate) mod rate_limited_log;
 pub(crate) mod registry;
 pub(crate) mod write_gate;
 

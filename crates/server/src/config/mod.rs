@@ -49,6 +49,12 @@ pub const OUTSTANDING_WRITES_PER_CONNECTION_MAX: usize = 1000;
 /// (default of `corral.connection.outboundQueuedBytesMax`). A client that stops reading while
 /// watches fire must not grow the server's memory without bound.
 pub const OUTBOUND_QUEUED_BYTES_MAX_DEFAULT: usize = 64 * 1024 * 1024;
+/// `zookeeper.nio.sessionlessCnxnTimeout` (ms): how long a connection may take to send its
+/// ConnectRequest (or four-letter word) before it is closed; ZooKeeper's NIO default.
+pub const SESSIONLESS_CONNECTION_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// `zookeeper.request_throttle_stall_time` (ms): how long a throttled request waits before the
+/// in-process count is checked again (ZooKeeper 3.9's default).
+pub const REQUEST_THROTTLE_STALL_MS_DEFAULT: u64 = 100;
 /// `snapCount`: entries between snapshots (randomised in [snapCount/2 + 1, snapCount]).
 pub const SNAP_COUNT_DEFAULT: u64 = 100_000;
 /// The smallest `snapCount` accepted (the randomised interval needs room).
@@ -117,6 +123,16 @@ pub struct ServerConfig {
     /// Bytes one connection may have queued for sending before it is dropped
     /// (`corral.connection.outboundQueuedBytesMax`; ZooKeeper has no such limit).
     pub outbound_queued_bytes_max: usize,
+    /// `nio.sessionlessCnxnTimeout`: ms to complete the handshake.
+    pub sessionless_connection_timeout_ms: u64,
+    /// `request_throttle_max_requests`: requests in process server-wide before new ones
+    /// wait; 0 = off (ZooKeeper's default).
+    pub request_throttle_max_requests: usize,
+    /// `request_throttle_stall_time`: ms a throttled request waits between checks.
+    pub request_throttle_stall_ms: u64,
+    /// `request_throttle_drop_stale`: a throttled request whose connection closed meanwhile
+    /// is dropped instead of run.
+    pub request_throttle_drop_stale: bool,
     pub snap_count: u64,
     pub force_sync: bool,
     pub pre_alloc_bytes: u64,
@@ -171,6 +187,10 @@ impl Default for ServerConfig {
             container_max_never_used_interval_ms: 0,
             global_outstanding_limit: GLOBAL_OUTSTANDING_LIMIT_DEFAULT,
             outbound_queued_bytes_max: OUTBOUND_QUEUED_BYTES_MAX_DEFAULT,
+            sessionless_connection_timeout_ms: SESSIONLESS_CONNECTION_TIMEOUT_MS_DEFAULT,
+            request_throttle_max_requests: 0,
+            request_throttle_stall_ms: REQUEST_THROTTLE_STALL_MS_DEFAULT,
+            request_throttle_drop_stale: true,
             snap_count: SNAP_COUNT_DEFAULT,
             force_sync: true,
             pre_alloc_bytes: PRE_ALLOC_BYTES_DEFAULT,
@@ -377,6 +397,16 @@ impl ServerConfig {
                 self.outbound_queued_bytes_max =
                     parse_num::<usize>(key, value)?.max(JUTE_MAX_BUFFER_BYTES_DEFAULT + 1024)
             }
+            "nio.sessionlessCnxnTimeout" => {
+                self.sessionless_connection_timeout_ms = parse_num::<u64>(key, value)?.max(1)
+            }
+            "request_throttle_max_requests" => {
+                self.request_throttle_max_requests = parse_num(key, value)?
+            }
+            "request_throttle_stall_time" => {
+                self.request_throttle_stall_ms = parse_num::<u64>(key, value)?.max(1)
+            }
+            "request_throttle_drop_stale" => self.request_throttle_drop_stale = parse_bool(value),
             RAFT_HEARTBEAT_KEY => self.raft_heartbeat_ms = Some(parse_num(key, value)?),
             RAFT_ELECTION_TIMEOUT_KEY => {
                 self.raft_election_timeout_ms = Some(parse_num(key, value)?)

@@ -2,6 +2,7 @@
 //! reaper its schedule, the authenticator its settings — never the whole configuration.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use corral_tree::{AuthProviders, TreeConfig};
 
@@ -20,6 +21,14 @@ pub struct ConnectionLimits {
     pub session_timeout_max_ms: i32,
     /// Writes in the log before the server stops reading from the connection.
     pub outstanding_writes_max: usize,
+    /// Time to complete the handshake (`zookeeper.nio.sessionlessCnxnTimeout`).
+    pub sessionless_timeout: Duration,
+    /// `zookeeper.request_throttle_max_requests` (0 = off).
+    pub throttle_max_requests: usize,
+    /// `zookeeper.request_throttle_stall_time`.
+    pub throttle_stall: Duration,
+    /// `zookeeper.request_throttle_drop_stale`.
+    pub throttle_drop_stale: bool,
 }
 
 /// How the `auth` packet is checked.
@@ -81,6 +90,10 @@ impl ServerConfig {
             session_timeout_min_ms: self.min_session_timeout_ms,
             session_timeout_max_ms: self.max_session_timeout_ms,
             outstanding_writes_max: OUTSTANDING_WRITES_PER_CONNECTION_MAX,
+            sessionless_timeout: Duration::from_millis(self.sessionless_connection_timeout_ms),
+            throttle_max_requests: self.request_throttle_max_requests,
+            throttle_stall: Duration::from_millis(self.request_throttle_stall_ms),
+            throttle_drop_stale: self.request_throttle_drop_stale,
         }
     }
 

@@ -10,10 +10,13 @@
 //! Architecture invariant: [`ClientServices`] is declared here, for connections; it is a set
 //! of narrow handles, not a lock, and appears in no other module's signatures.
 
+pub(crate) mod backpressure;
 pub(crate) mod handshake;
 pub(crate) mod inbox;
 pub(crate) mod pipeline;
 pub(crate) mod reads;
+pub(crate) mod socket;
+pub(crate) mod throttle;
 pub(crate) mod writer;
 
 use std::net::SocketAddr;
@@ -26,7 +29,9 @@ use rand::rngs::StdRng;
 use rand::RngCore;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::clients::{ConnectionHandle, ConnectionIds, ConnectionRegistry, WriteGate};
+use crate::clients::{
+    rate_limited_log, ConnectionHandle, ConnectionIds, ConnectionRegistry, WriteGate,
+};
 use crate::clock::Clock;
 use crate::config::slices::{AuthSettings, ConnectionLimits, FourLetterSettings};
 use crate::four_letter;
@@ -39,6 +44,11 @@ use inbox::Inbox;
 
 /// How long a closing connection may take to flush what it has queued.
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests a connection's task handles before it lets the other tasks of its worker run.
+/// tokio's own budget (128 operations) let two dozen pipelining clients delay every step of
+/// another session's write by thousands of requests.
+const FRAMES_PER_TURN_MAX: usize = 16;
 
 /// What a connection task uses of the server.
 pub(crate) struct ClientServices {
@@ -99,7 +109,12 @@ where
     ));
     let max_per_ip = services.limits.connections_per_ip_max;
     if !services.registry.register(handle.clone(), max_per_ip) {
-        tracing::warn!(%peer, max_per_ip, "too many connections from this address; closing");
+        rate_limited_log::warn(
+            "max_client_cnxns",
+            format_args!(
+                "refusing a connection from {peer}: it already has maxClientCnxns={max_per_ip}"
+            ),
+        );
         services
             .counters
             .connections_rejected
@@ -137,28 +152,74 @@ async fn run<R: AsyncRead + Unpin>(
     handle: &Arc<ConnectionHandle>,
     services: &Arc<ClientServices>,
 ) -> Result<(), Closed> {
-    inbox.fill_to(4).await?;
-    if let Some(word) = four_letter::recognise(&inbox.buffer[..4]) {
-        let argument = if word == "stmk" {
-            inbox.fill_to(12).await?;
-            let mut raw = [0u8; 8];
-            raw.copy_from_slice(&inbox.buffer[4..12]);
-            Some(i64::from_be_bytes(raw))
-        } else {
-            None
-        };
-        let text =
-            four_letter::answer(word, argument, &services.status, &services.four_letter).await;
-        handle.send_raw(text.as_bytes());
-        return Err(Closed::Server("four-letter word answered"));
-    }
-    let connect = inbox.read_frame().await?;
+    // A connection that never completes its first frame (slowloris, a port scanner) holds a
+    // task and a socket; ZooKeeper's NIO server closes such sessionless connections too.
+    let timeout = services.limits.sessionless_timeout;
+    let first = tokio::time::timeout(timeout, first_frame(inbox)).await;
+    let connect = match first {
+        Ok(Ok(FirstFrame::Connect(frame))) => frame,
+        Ok(Ok(FirstFrame::FourLetter(word, argument))) => {
+            let text =
+                four_letter::answer(word, argument, &services.status, &services.four_letter).await;
+            handle.send_raw(text.as_bytes());
+            return Err(Closed::Server("four-letter word answered"));
+        }
+        Ok(Err(closed)) => return Err(closed),
+        Err(_) => {
+            services
+                .counters
+                .sessionless_expired
+                .fetch_add(1, Ordering::Relaxed);
+            rate_limited_log::warn(
+                "sessionless_connection",
+                format_args!(
+                    "closing connection from {}: no handshake within {timeout:?}",
+                    handle.peer
+                ),
+            );
+            return Err(Closed::Server("no handshake in time"));
+        }
+    };
     handshake::run(&connect, handle, services).await?;
     let mut pipeline = pipeline::Pipeline::new(handle.clone(), services.clone());
+    let mut frames_this_turn = 0usize;
     loop {
         while let Some(frame) = inbox.next_frame()? {
+            backpressure::wait_writable(handle, services).await?;
+            throttle::admit(handle, services).await?;
             pipeline.handle_frame(frame).await?;
+            // A client with many requests buffered must not keep this worker thread from the
+            // other connections (answered reads do not await): other tasks, among them the
+            // steps of another session's write, wait behind every task's turn.
+            frames_this_turn += 1;
+            if frames_this_turn == FRAMES_PER_TURN_MAX {
+                frames_this_turn = 0;
+                tokio::task::yield_now().await;
+            }
         }
         inbox.fill().await?;
     }
+}
+
+/// What a connection opens with.
+enum FirstFrame {
+    /// A four-letter word and its argument (`stmk` has one).
+    FourLetter(&'static str, Option<i64>),
+    Connect(bytes::Bytes),
+}
+
+async fn first_frame<R: AsyncRead + Unpin>(inbox: &mut Inbox<R>) -> Result<FirstFrame, Closed> {
+    inbox.fill_to(4).await?;
+    let Some(word) = four_letter::recognise(&inbox.buffer[..4]) else {
+        return Ok(FirstFrame::Connect(inbox.read_frame().await?));
+    };
+    let argument = if word == "stmk" {
+        inbox.fill_to(12).await?;
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&inbox.buffer[4..12]);
+        Some(i64::from_be_bytes(raw))
+    } else {
+        None
+    };
+    Ok(FirstFrame::FourLetter(word, argument))
 }

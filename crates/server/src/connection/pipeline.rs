@@ -65,7 +65,12 @@ impl Pipeline {
             .packets_received
             .fetch_add(1, Ordering::Relaxed);
         let session_id = self.handle.session_id();
-        if !self.services.sessions.touch(session_id) {
+        // ZooKeeper answers a SASL packet on its network thread, before (and without) the
+        // session touch every other request gets: a client that only exchanges SASL tokens
+        // with a server that has no SASL configured (it answers each with an empty token,
+        // below) loses its session after one timeout and is disconnected, instead of looping
+        // forever (kazoo with `sasl_options` then reports AUTH_FAILED).
+        if !is_sasl_frame(&frame) && !self.services.sessions.touch(session_id) {
             return Err(Closed::Server("session expired or closing"));
         }
         let decoded = match Request::decode_frame(&frame) {
@@ -230,6 +235,11 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Whether a request frame's header names the SASL opcode (read before decoding the body).
+fn is_sasl_frame(frame: &[u8]) -> bool {
+    frame.get(4..8) == Some(&(OpCode::Sasl as i32).to_be_bytes()[..])
 }
 
 fn create_op(op: OpCode, request: CreateRequest) -> WriteOp {

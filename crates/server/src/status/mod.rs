@@ -101,6 +101,9 @@ pub struct DataSummary {
     pub connections_rejected: u64,
     pub watch_events_sent: u64,
     pub throttled_requests: u64,
+    pub stale_requests_dropped: u64,
+    pub connections_dropped: u64,
+    pub sessionless_expired: u64,
 }
 
 /// One connection as `cons` and `stat` show it.
@@ -256,6 +259,9 @@ impl StatusSource {
             connections_rejected: counters.connections_rejected.load(Ordering::Relaxed),
             watch_events_sent: counters.watch_events_sent.load(Ordering::Relaxed),
             throttled_requests: counters.throttled_requests.load(Ordering::Relaxed),
+            stale_requests_dropped: counters.stale_requests_dropped.load(Ordering::Relaxed),
+            connections_dropped: counters.connections_stalled.load(Ordering::Relaxed),
+            sessionless_expired: counters.sessionless_expired.load(Ordering::Relaxed),
         }
     }
 

@@ -60,6 +60,7 @@
 //!   the open with a typed error. Data is never dropped silently.
 
 pub mod append_sizes;
+pub mod fsync_times;
 pub mod error;
 pub mod fault_vfs;
 pub mod layout;
@@ -83,6 +84,7 @@ mod writer_inline;
 mod writer_thread;
 
 pub use append_sizes::{AppendSizes, AppendSizesReading};
+pub use fsync_times::{FsyncTimes, FsyncTimesReading};
 pub use config::LogStoreConfig;
 pub use config::RecoveryPolicy;
 pub use config::WriterMode;

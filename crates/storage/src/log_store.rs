@@ -34,6 +34,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::append_sizes::AppendSizes;
+use crate::fsync_times::FsyncTimes;
 use crate::cache::EntryCache;
 use crate::config::LogStoreConfig;
 use crate::error::Error;
@@ -275,6 +276,11 @@ where
     /// The sizes of appended entries, shared: the holder reads and resets them.
     pub fn append_sizes(&self) -> Arc<AppendSizes> {
         self.append_sizes.clone()
+    }
+
+    /// The durations of the log's fsyncs, shared: the holder reads them.
+    pub fn fsync_times(&self) -> Arc<FsyncTimes> {
+        self.shared.disk.fsync_times.clone()
     }
 
     /// A new read handle.

@@ -12,10 +12,12 @@ use crate::status::StatusSource;
 /// `mntr` rows that ZooKeeper registers as counters in `ServerMetrics`, not gauges.
 const COUNTERS: [&str; 2] = ["connection_rejected", "request_throttle_wait_count"];
 
-/// `mntr` rows that are Corral's own (no ZooKeeper metric of that name): exported with the
-/// `corral_` prefix, counters among them listed here.
-const CORRAL_ROWS: [&str; 2] = ["watch_events_sent", "last_zxid"];
-const CORRAL_COUNTER_ROWS: [&str; 1] = ["watch_events_sent"];
+/// `mntr` rows that are Corral's own (no ZooKeeper metric of that name), exported under
+/// Prometheus' naming rules (`corral_` prefix, `_total` on counters).
+const CORRAL_ROWS: [(&str, &str); 2] = [
+    ("watch_events_sent", "corral_watch_events_sent_total"),
+    ("last_zxid", "corral_last_zxid"),
+];
 
 /// The page for one scrape.
 pub(crate) fn render(status: &StatusSource, export_process: bool) -> String {
@@ -24,11 +26,10 @@ pub(crate) fn render(status: &StatusSource, export_process: bool) -> String {
         let Some(number) = value.as_f64() else {
             continue;
         };
-        if CORRAL_ROWS.contains(&key) {
-            let name = format!("corral_{key}");
-            match CORRAL_COUNTER_ROWS.contains(&key) {
-                true => page.counter(&name, key, number),
-                false => page.gauge(&name, key, number),
+        if let Some((_, name)) = CORRAL_ROWS.iter().find(|(row, _)| *row == key) {
+            match name.ends_with("_total") {
+                true => page.counter(name, key, number),
+                false => page.gauge(name, key, number),
             }
         } else if COUNTERS.contains(&key) {
             page.counter(key, key, number);
@@ -51,19 +52,19 @@ pub(crate) fn render(status: &StatusSource, export_process: bool) -> String {
         snapshots.total_micros as f64 / 1000.0,
     );
     page.gauge(
-        "corral_log_fsync_max_ms",
-        "The longest group-commit fsync of the log since start, in ms",
-        fsync.max_micros as f64 / 1000.0,
+        "corral_log_fsync_max_seconds",
+        "The longest group-commit fsync of the log since start",
+        fsync.max_micros as f64 / 1e6,
     );
     page.counter(
-        "corral_log_fsync_slow",
+        "corral_log_fsync_slow_total",
         "Group-commit fsyncs of the log longer than 1 s (ZooKeeper's fsync_threshold_exceed_count)",
         fsync.over_threshold as f64,
     );
     page.gauge(
-        "corral_snapshot_max_ms",
-        "The longest snapshot file write since start, in ms",
-        snapshots.max_micros as f64 / 1000.0,
+        "corral_snapshot_max_seconds",
+        "The longest snapshot file write since start",
+        snapshots.max_micros as f64 / 1e6,
     );
     if export_process {
         process(&mut page);

@@ -109,7 +109,9 @@ pub enum NodeError {
         source: std::io::Error,
     },
     /// ZooKeeper does not start when its metrics provider cannot.
-    #[error("Cannot start the /metrics endpoint of the Prometheus metrics provider on {addr}: {source}")]
+    #[error(
+        "Cannot start the /metrics endpoint of the Prometheus metrics provider on {addr}: {source}"
+    )]
     MetricsBind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -227,12 +229,14 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         false => None,
     };
     let metrics_listener = match (&config.metrics_endpoint, env.listen_for_clients) {
-        (Some(endpoint), true) => Some(TcpListener::bind(endpoint.addr).await.map_err(
-            |source| NodeError::MetricsBind {
-                addr: endpoint.addr,
-                source,
-            },
-        )?),
+        (Some(endpoint), true) => {
+            Some(TcpListener::bind(endpoint.addr).await.map_err(|source| {
+                NodeError::MetricsBind {
+                    addr: endpoint.addr,
+                    source,
+                }
+            })?)
+        }
         _ => None,
     };
     let mut random = match env.seed {

@@ -60,9 +60,9 @@
 //!   the open with a typed error. Data is never dropped silently.
 
 pub mod append_sizes;
-pub mod fsync_times;
 pub mod error;
 pub mod fault_vfs;
+pub mod fsync_times;
 pub mod layout;
 pub mod log_store;
 pub mod mem_vfs;
@@ -84,7 +84,6 @@ mod writer_inline;
 mod writer_thread;
 
 pub use append_sizes::{AppendSizes, AppendSizesReading};
-pub use fsync_times::{FsyncTimes, FsyncTimesReading};
 pub use config::LogStoreConfig;
 pub use config::RecoveryPolicy;
 pub use config::WriterMode;
@@ -92,6 +91,7 @@ pub use error::Error;
 pub use error::Result;
 pub use fault_vfs::FaultVfs;
 pub use fault_vfs::Faults;
+pub use fsync_times::{FsyncTimes, FsyncTimesReading};
 pub use log_store::LogPositions;
 pub use log_store::LogReader;
 pub use log_store::LogStore;

@@ -34,11 +34,11 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::append_sizes::AppendSizes;
-use crate::fsync_times::FsyncTimes;
 use crate::cache::EntryCache;
 use crate::config::LogStoreConfig;
 use crate::error::Error;
 use crate::error::Result;
+use crate::fsync_times::FsyncTimes;
 use crate::log_codec::{decode_entry, encode_entry, PersistedState};
 use crate::record::framed_len;
 use crate::recovery::recover;

@@ -39,8 +39,8 @@ use parking_lot::RwLock;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::fsync_times::FsyncTimes;
 use crate::error::Result;
+use crate::fsync_times::FsyncTimes;
 use crate::record::encode_record;
 use crate::record::framed_len;
 use crate::record::RECORD_BYTES_MAX;

@@ -58,7 +58,12 @@ fn compare(at: &str, zk: &Value, ours: &Value, diffs: &mut Vec<String>) {
                 diffs.push(format!("{at}: key {extra:?} is not ZooKeeper's"));
             }
             for key in zk_keys.intersection(&our_keys) {
-                compare(&format!("{at}.{key}"), &z[key.as_str()], &o[key.as_str()], diffs);
+                compare(
+                    &format!("{at}.{key}"),
+                    &z[key.as_str()],
+                    &o[key.as_str()],
+                    diffs,
+                );
             }
         }
         (Value::Array(z), Value::Array(o)) => {
@@ -104,7 +109,10 @@ fn every_command_answers_with_zookeepers_keys() {
     let mut expected = zk_names.clone();
     expected.extend(ADDED_IN_3_9.iter().map(|s| s.to_string()));
     expected.sort();
-    assert_eq!(our_names, expected, "listed commands (3.8's plus 3.9's additions)");
+    assert_eq!(
+        our_names, expected,
+        "listed commands (3.8's plus 3.9's additions)"
+    );
     assert_eq!(
         get(corral.admin, "/commands/").text(),
         our_page.text(),
@@ -172,7 +180,10 @@ fn every_command_answers_with_zookeepers_keys() {
         assert_eq!(our_reply.status, zk_reply.status, "{path}");
         assert_eq!(our_reply.json(), zk_reply.json(), "{path}");
     }
-    assert_eq!(get(corral.admin, "/other").status, get(zk_admin, "/other").status);
+    assert_eq!(
+        get(corral.admin, "/other").status,
+        get(zk_admin, "/other").status
+    );
 }
 
 /// 3.9's `snapshot` and `restore`: ALL on `/` through the `Authorization` header, refusals in
@@ -183,7 +194,10 @@ fn protected_commands_follow_zookeeper_3_9() {
     let corral = start_corral();
     let missing = get(corral.admin, "/commands/snapshot");
     assert_eq!(missing.status, 401);
-    assert_eq!(missing.json()["error"], "Auth info is missing for the command");
+    assert_eq!(
+        missing.json()["error"],
+        "Auth info is missing for the command"
+    );
     let unknown_scheme = request(
         corral.admin,
         "GET",
@@ -208,7 +222,12 @@ fn protected_commands_follow_zookeeper_3_9() {
     assert_eq!(snapshot.body.len(), size, "the snapshot file is streamed");
     assert!(snapshot.header("last_zxid").unwrap().starts_with("0x"));
     // One snapshot per admin.rateLimiterIntervalInMS (5 minutes by default).
-    let again = request(corral.admin, "GET", "/commands/snapshot?streaming=false", &auth);
+    let again = request(
+        corral.admin,
+        "GET",
+        "/commands/snapshot?streaming=false",
+        &auth,
+    );
     assert_eq!(again.status, 429);
     let lsnp = get(corral.admin, "/commands/last_snapshot").json();
     assert_ne!(lsnp["zxid"], "ffffffffffffffff", "{lsnp}");
@@ -216,10 +235,16 @@ fn protected_commands_follow_zookeeper_3_9() {
     // restore is POST only, and refused: Corral cannot replace its replicated state.
     let restore = request(corral.admin, "POST", "/commands/restore", &auth);
     assert_eq!(restore.status, 500);
-    assert!(restore.json()["error"].as_str().unwrap().contains("not supported"));
+    assert!(restore.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not supported"));
     let restore_unauthorized = request(corral.admin, "POST", "/commands/rest", &[]);
     assert_eq!(restore_unauthorized.status, 401);
     // A method a command does not take (ZooKeeper 3.9 fails with a 500 on a null response;
     // Corral says 405 as Jetty does for a method the servlet lacks).
-    assert_eq!(request(corral.admin, "POST", "/commands/ruok", &[]).status, 405);
+    assert_eq!(
+        request(corral.admin, "POST", "/commands/ruok", &[]).status,
+        405
+    );
 }

@@ -74,7 +74,9 @@ fn families(page: &str) -> BTreeMap<String, String> {
                 .find_map(|s| name.strip_suffix(s).filter(|f| types.contains_key(*f)))
                 .unwrap_or(name);
             assert!(types.contains_key(family), "{name} has no # TYPE");
-            value.parse::<f64>().unwrap_or_else(|_| panic!("{line}: not a number"));
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("{line}: not a number"));
         }
     }
     types
@@ -169,7 +171,10 @@ fn metrics_are_prometheus_text_with_zookeepers_types() {
     };
     assert_eq!(value("num_alive_connections"), 1.0);
     assert_eq!(value("watch_count"), 1.0);
-    assert!(value("fsynctime_count") >= 1.0, "the session's create was fsync'd");
+    assert!(
+        value("fsynctime_count") >= 1.0,
+        "the session's create was fsync'd"
+    );
     promtool(&page);
     assert_eq!(get(corral.metrics, "/other").status, 404);
 }

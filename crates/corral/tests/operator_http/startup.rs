@@ -50,7 +50,10 @@ fn admin_port_in_use_stops_a_standalone_server() {
     let (status, out) = run_to_exit(&format!(
         "admin.serverAddress=127.0.0.1\nadmin.serverPort={port}\n"
     ));
-    assert!(matches!(status, Some(code) if code != 0), "{status:?}\n{out}");
+    assert!(
+        matches!(status, Some(code) if code != 0),
+        "{status:?}\n{out}"
+    );
     assert!(out.contains("Problem starting AdminServer"), "{out}");
 }
 
@@ -63,7 +66,10 @@ fn metrics_port_in_use_stops_the_server() {
          metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
          metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort={port}\n"
     ));
-    assert!(matches!(status, Some(code) if code != 0), "{status:?}\n{out}");
+    assert!(
+        matches!(status, Some(code) if code != 0),
+        "{status:?}\n{out}"
+    );
     assert!(out.contains("/metrics"), "{out}");
 }
 
@@ -71,6 +77,9 @@ fn metrics_port_in_use_stops_the_server() {
 fn an_unknown_metrics_provider_class_stops_the_server() {
     let (status, out) =
         run_to_exit("admin.enableServer=false\nmetricsProvider.className=com.example.Nope\n");
-    assert!(matches!(status, Some(code) if code != 0), "{status:?}\n{out}");
+    assert!(
+        matches!(status, Some(code) if code != 0),
+        "{status:?}\n{out}"
+    );
     assert!(out.contains("com.example.Nope"), "{out}");
 }

@@ -119,7 +119,10 @@ pub(crate) fn run(
                 .into_iter()
                 .filter(|(k, _)| k.starts_with("os.") && !k.starts_with("os.memory"))
                 .chain(four_letter::environment().into_iter().filter(|(k, _)| {
-                    matches!(*k, "user.name" | "user.home" | "user.dir" | "java.io.tmpdir")
+                    matches!(
+                        *k,
+                        "user.name" | "user.home" | "user.dir" | "java.io.tmpdir"
+                    )
                 }))
                 .map(|(k, v)| (k.to_owned(), v))
                 .chain([

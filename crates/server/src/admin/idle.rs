@@ -2,7 +2,7 @@
 //! connector idle timeout): a client that stops reading or writing does not hold a task and a
 //! socket for ever.
 
-use std::future::Future;
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -28,17 +28,13 @@ impl Listener for IdleListener {
     type Io = IdleStream;
     type Addr = SocketAddr;
 
-    fn accept(&mut self) -> impl Future<Output = (Self::Io, Self::Addr)> + Send {
-        async move {
-            loop {
-                match self.inner.accept().await {
-                    Ok((stream, peer)) => {
-                        return (IdleStream::new(stream, self.idle_timeout), peer);
-                    }
-                    Err(err) => {
-                        tracing::debug!(%err, "admin server: accept failed");
-                        tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                    }
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => return (IdleStream::new(stream, self.idle_timeout), peer),
+                Err(err) => {
+                    tracing::debug!(%err, "admin server: accept failed");
+                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                 }
             }
         }
@@ -81,7 +77,11 @@ impl IdleStream {
     }
 
     /// `Pending` becomes a `TimedOut` error once the deadline has passed.
-    fn idle<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    fn idle<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         match polled {
             Poll::Ready(result) => {
                 self.touched();

@@ -79,7 +79,10 @@ pub(crate) async fn serve(
     let stop = async move {
         let _ = stopped.wait_for(|stopped| *stopped).await;
     };
-    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
         tracing::warn!(%err, "admin server stopped");
     }
 }

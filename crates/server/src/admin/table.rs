@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_found_by_alias() {
-        let mut all: Vec<&str> = COMMANDS.iter().flat_map(|c| c.names.iter().copied()).collect();
+        let mut all: Vec<&str> = COMMANDS
+            .iter()
+            .flat_map(|c| c.names.iter().copied())
+            .collect();
         let count = all.len();
         all.sort_unstable();
         all.dedup();

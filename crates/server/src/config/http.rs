@@ -22,7 +22,8 @@ pub const ADMIN_RATE_LIMIT_INTERVAL_MS_DEFAULT: u64 = 300_000;
 pub const METRICS_PORT_DEFAULT: u16 = 7000;
 
 /// ZooKeeper's built-in provider (no HTTP endpoint): the default class.
-pub const DEFAULT_METRICS_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
+pub const DEFAULT_METRICS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
 /// The class that serves `/metrics` in Prometheus' text format.
 pub const PROMETHEUS_METRICS_PROVIDER: &str =
     "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
@@ -126,7 +127,10 @@ impl MetricsKeys {
     /// The endpoint to serve, if the configured provider has one. A class other than
     /// ZooKeeper's two is refused: ZooKeeper cannot load it and does not start.
     pub(crate) fn endpoint(&self) -> Result<Option<MetricsEndpoint>, ConfigError> {
-        let class = self.class_name.as_deref().unwrap_or(DEFAULT_METRICS_PROVIDER);
+        let class = self
+            .class_name
+            .as_deref()
+            .unwrap_or(DEFAULT_METRICS_PROVIDER);
         match class {
             DEFAULT_METRICS_PROVIDER => return Ok(None),
             PROMETHEUS_METRICS_PROVIDER => {}
@@ -180,7 +184,11 @@ mod tests {
     #[test]
     fn metrics_provider_classes() {
         let mut keys = MetricsKeys::default();
-        assert_eq!(keys.endpoint().unwrap(), None, "the default provider serves nothing");
+        assert_eq!(
+            keys.endpoint().unwrap(),
+            None,
+            "the default provider serves nothing"
+        );
         keys.apply("metricsProvider.className", PROMETHEUS_METRICS_PROVIDER);
         let endpoint = keys.endpoint().unwrap().unwrap();
         assert_eq!(endpoint.addr, "0.0.0.0:7000".parse().unwrap());
@@ -192,6 +200,9 @@ mod tests {
         assert_eq!(endpoint.addr, "127.0.0.1:7123".parse().unwrap());
         assert!(!endpoint.export_jvm_info);
         keys.apply("metricsProvider.className", "com.example.Nope");
-        assert!(keys.endpoint().is_err(), "an unknown class stops the server");
+        assert!(
+            keys.endpoint().is_err(),
+            "an unknown class stops the server"
+        );
     }
 }

@@ -30,8 +30,8 @@ pub use ensemble::{
 };
 use ensemble::{EnsembleKeys, RAFT_ELECTION_TIMEOUT_KEY, RAFT_HEARTBEAT_KEY};
 pub use error::ConfigError;
-pub use http::{AdminSettings, MetricsEndpoint};
 use http::MetricsKeys;
+pub use http::{AdminSettings, MetricsEndpoint};
 pub use jvm::parse_jvm_flags;
 pub use properties::parse_properties;
 use properties::{parse_bool, parse_num, parse_size, parse_whitelist};

@@ -28,7 +28,11 @@ pub struct SnapshotFile {
 
 impl StatusSource {
     pub fn last_snapshot(&self) -> LastSnapshot {
-        let newest = self.snapshots.list().ok().and_then(|list| list.last().cloned());
+        let newest = self
+            .snapshots
+            .list()
+            .ok()
+            .and_then(|list| list.last().cloned());
         let Some(info) = newest else {
             return LastSnapshot {
                 zxid: None,
@@ -66,7 +70,9 @@ impl StatusSource {
                 });
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("no snapshot at zxid 0x{wanted:x} after {timeout:?}"));
+                return Err(format!(
+                    "no snapshot at zxid 0x{wanted:x} after {timeout:?}"
+                ));
             }
             tokio::time::sleep(SNAPSHOT_POLL).await;
         }

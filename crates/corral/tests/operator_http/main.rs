@@ -3,6 +3,7 @@
 //! text with ZooKeeper's metric types, and start-up refusals (ports in use, unknown provider).
 
 mod admin;
+mod ensemble;
 mod http;
 mod metrics;
 mod session;

@@ -146,3 +146,62 @@ fn ensemble_commands_have_zookeepers_fields() {
         assert_eq!(mode, if is_leader { "leader" } else { "follower" });
     }
 }
+
+/// A member that knows no leader (the other two never start) is not serving: the commands
+/// ZooKeeper marks serverRequired answer its not-serving error with 200; the others answer.
+#[test]
+fn a_member_without_a_leader_answers_as_not_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client_port, admin_port) = (free_port(), free_port());
+    let servers: String = (1..=SERVERS)
+        .map(|id| format!("server.{id}=127.0.0.1:{}:{}\n", free_port(), free_port()))
+        .collect();
+    let data = dir.path().join("server-1");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("myid"), "1\n").unwrap();
+    let cfg = format!(
+        "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
+         clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n\
+         admin.serverAddress=127.0.0.1\nadmin.serverPort={admin_port}\n{servers}",
+        data.display()
+    );
+    let path = data.join("zoo.cfg");
+    fs::write(&path, cfg).unwrap();
+    let args = [
+        "server".to_owned(),
+        "--config".to_owned(),
+        path.display().to_string(),
+    ];
+    let binary = Path::new(env!("CARGO_BIN_EXE_corral"));
+    let _process = CorralProcess::start(binary, &args, &[], client_port).unwrap();
+    let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
+    for name in [
+        "server_stats",
+        "srvr",
+        "leader",
+        "configuration",
+        "ruok",
+        "dump",
+    ] {
+        let reply = get(admin, &format!("/commands/{name}"));
+        assert_eq!(reply.status, 200, "{name}");
+        let json = reply.json();
+        assert_eq!(
+            json["error"], "This ZooKeeper instance is not currently serving requests",
+            "{name}: {json}"
+        );
+        assert_eq!(json["command"], name, "the name asked for");
+    }
+    let zab = get(admin, "/commands/zabstate").json();
+    assert_eq!(zab["zabstate"], "election", "{zab}");
+    assert_eq!(zab["error"], Value::Null);
+    for name in [
+        "environment",
+        "get_trace_mask",
+        "monitor",
+        "system_properties",
+    ] {
+        let json = get(admin, &format!("/commands/{name}")).json();
+        assert_eq!(json["error"], Value::Null, "{name}: {json}");
+    }
+}

@@ -149,14 +149,14 @@ fn ensemble_commands_have_zookeepers_fields() {
 
 /// A member that knows no leader (the other two never start) is not serving: the commands
 /// ZooKeeper marks serverRequired answer its not-serving error with 200; the others answer.
-#[test]
-fn a_member_without_a_leader_answers_as_not_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let (client_port, admin_port) = (free_port(), free_port());
+/// One member of a three-server configuration whose peers never start, with its AdminServer
+/// on `admin_port`; its client port.
+fn lone_member(dir: &Path, admin_port: u16) -> (CorralProcess, u16) {
+    let client_port = free_port();
     let servers: String = (1..=SERVERS)
         .map(|id| format!("server.{id}=127.0.0.1:{}:{}\n", free_port(), free_port()))
         .collect();
-    let data = dir.path().join("server-1");
+    let data = dir.join("server-1");
     fs::create_dir_all(&data).unwrap();
     fs::write(data.join("myid"), "1\n").unwrap();
     let cfg = format!(
@@ -173,7 +173,15 @@ fn a_member_without_a_leader_answers_as_not_serving() {
         path.display().to_string(),
     ];
     let binary = Path::new(env!("CARGO_BIN_EXE_corral"));
-    let _process = CorralProcess::start(binary, &args, &[], client_port).unwrap();
+    let process = CorralProcess::start(binary, &args, &[], client_port).unwrap();
+    (process, client_port)
+}
+
+#[test]
+fn a_member_without_a_leader_answers_as_not_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let _member = lone_member(dir.path(), admin_port);
     let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
     for name in [
         "server_stats",
@@ -204,4 +212,17 @@ fn a_member_without_a_leader_answers_as_not_serving() {
         let json = get(admin, &format!("/commands/{name}")).json();
         assert_eq!(json["error"], Value::Null, "{name}: {json}");
     }
+}
+
+/// An ensemble member whose AdminServer port is taken starts without it (ZooKeeper's
+/// `QuorumPeer` logs "Problem starting AdminServer" and goes on).
+#[test]
+fn a_member_starts_without_its_admin_server_when_the_port_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin_port = taken.local_addr().unwrap().port();
+    let (mut member, _) = lone_member(dir.path(), admin_port);
+    assert!(member.is_running());
+    let log = member.log_tail(200);
+    assert!(log.contains("Problem starting AdminServer"), "{log}");
 }

@@ -108,6 +108,19 @@ fn process(page: &mut Exposition) {
             );
         }
     }
+    // starttime (field 22: 19 here) counts clock ticks since boot; /proc/stat has the boot time.
+    let boot_s = std::fs::read_to_string("/proc/stat").ok().and_then(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    if let (Some(start_ticks), Some(boot_s), true) = (field(19), boot_s, ticks > 0) {
+        page.gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            boot_s + start_ticks / ticks as f64,
+        );
+    }
     // vsize and rss are fields 23 and 24 of stat(5): 20 and 21 here.
     if let Some(virtual_bytes) = field(20) {
         page.gauge(

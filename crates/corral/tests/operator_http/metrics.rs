@@ -175,6 +175,15 @@ fn metrics_are_prometheus_text_with_zookeepers_types() {
         value("fsynctime_count") >= 1.0,
         "the session's create was fsync'd"
     );
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started_s = value("process_start_time_seconds");
+    assert!(
+        started_s <= now_s + 2.0 && started_s > now_s - 600.0,
+        "started at {started_s}, now {now_s}"
+    );
     promtool(&page);
     assert_eq!(get(corral.metrics, "/other").status, 404);
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::http::{get, request};
 use crate::session::Session;
-use crate::start_corral;
+use crate::{start_corral, start_corral_with};
 
 /// Commands ZooKeeper 3.9 added after 3.8 (Debian's version answers "Unknown command").
 const ADDED_IN_3_9: [&str; 2] = ["restore", "snapshot"];
@@ -247,4 +247,28 @@ fn protected_commands_follow_zookeeper_3_9() {
         request(corral.admin, "POST", "/commands/ruok", &[]).status,
         405
     );
+}
+
+/// `admin.commandURL` moves the commands; `admin.idleTimeout` closes a silent connection.
+#[test]
+fn command_url_and_idle_timeout() {
+    use std::io::Read;
+    let corral = start_corral_with(&[("admin.commandURL", "/cmds"), ("admin.idleTimeout", "300")]);
+    assert_eq!(get(corral.admin, "/cmds/ruok").json()["command"], "ruok");
+    assert!(get(corral.admin, "/cmds")
+        .text()
+        .contains("<a href=\"/cmds/ruok\">ruok</a>"));
+    assert_eq!(get(corral.admin, "/commands/ruok").status, 404);
+
+    let mut idle = std::net::TcpStream::connect(corral.admin).unwrap();
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let read = idle.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the server closes an idle connection: {read:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -24,6 +24,11 @@ pub struct Corral {
 }
 
 pub fn start_corral() -> Corral {
+    start_corral_with(&[])
+}
+
+/// [`start_corral`] with further zoo.cfg lines.
+pub fn start_corral_with(extra: &[(&str, &str)]) -> Corral {
     let data = tempfile::tempdir().unwrap();
     let admin_port = corral_testkit::free_port();
     let metrics_port = corral_testkit::free_port();
@@ -40,6 +45,7 @@ pub fn start_corral() -> Corral {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     .collect();
     let binary = Path::new(env!("CARGO_BIN_EXE_corral"));
     let (process, port) = CorralProcess::standalone(binary, data.path(), &cfg).unwrap();

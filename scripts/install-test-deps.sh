@@ -2,6 +2,8 @@
 # Installs what Corral's differential tests need on a Debian (bookworm) machine:
 #   * Apache ZooKeeper's jars and tools from Debian (zookeeper, zookeeper-bin,
 #     libzookeeper-java) plus a headless JRE when `java` is missing;
+#   * the jars ZooKeeper's AdminServer needs on its classpath (libservlet-api-java; Jetty and
+#     Jackson come with libzookeeper-java) and `promtool` (prometheus) to check /metrics;
 #   * a Python virtualenv with kazoo and pytest at $CORRAL_VENV (default <repo>/.venv).
 # It never installs or starts `zookeeperd`, and stops any `zookeeper` system service.
 #
@@ -13,8 +15,9 @@ REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CORRAL_VENV:-$REPO_DIR/.venv}"
 # pure-sasl: kazoo's SASL client (tests/kazoo/test_abuse.py checks a client with sasl_options).
 PY_PACKAGES=(kazoo pytest pure-sasl)
-DEB_PACKAGES=(zookeeper zookeeper-bin libzookeeper-java)
-REQUIRED_JARS=(/usr/share/java/zookeeper.jar /usr/share/java/netty-codec.jar /usr/share/java/netty-resolver.jar)
+DEB_PACKAGES=(zookeeper zookeeper-bin libzookeeper-java libservlet-api-java prometheus)
+REQUIRED_JARS=(/usr/share/java/zookeeper.jar /usr/share/java/netty-codec.jar /usr/share/java/netty-resolver.jar
+    /usr/share/java/servlet-api.jar /usr/share/java/jetty9-server.jar)
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf 'install-test-deps: %s\n' "$*"; }
@@ -112,6 +115,16 @@ if [ "$stopped" = none ]; then
     step "zookeeper service: ok (none running)"
 else
     step "zookeeper service: $stopped"
+fi
+command -v promtool >/dev/null 2>&1 || die "promtool not found after installing prometheus"
+# Only promtool is wanted from the prometheus package: a Prometheus server its install started
+# (systemd machines) would compete for the cores.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
+    systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || die "could not stop the prometheus service"
+    step "prometheus service: stopped and disabled (only promtool is used)"
+else
+    step "promtool: ok (no prometheus service running)"
 fi
 
 # --- 3. Python virtualenv with kazoo and pytest -------------------------------------------

@@ -77,6 +77,7 @@ forceSync=yes
 maxClientCnxns=0
 snapCount=$SNAP_COUNT
 4lw.commands.whitelist=*
+admin.enableServer=false
 EOF
 "$BIN" server --config "$WORKDIR/zoo.cfg" >"$WORKDIR/server.log" 2>&1 &
 SERVER_PID=$!

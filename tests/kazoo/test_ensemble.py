@@ -52,6 +52,7 @@ class EnsembleMember(CorralProcess):
             f"minSessionTimeout={MIN_SESSION_TIMEOUT_MS}",
             f"maxSessionTimeout={MAX_SESSION_TIMEOUT_MS}",
             "4lw.commands.whitelist=*",
+            "admin.enableServer=false",
         ] + self.extra
         for sid, (_, quorum, election) in sorted(self.ports.items()):
             lines.append(f"server.{sid}=127.0.0.1:{quorum}:{election}")

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::config::slices::FourLetterSettings;
+use crate::status::monitor::{dir_bytes, MonitorValue};
 use crate::status::{ConfFacts, StatusSource};
 
 /// The version string clients and tools parse: a ZooKeeper 3.9 version with our suffix.
@@ -34,8 +35,17 @@ pub(crate) fn recognise(prefix: &[u8]) -> Option<&'static str> {
     KNOWN.iter().copied().find(|w| w.as_bytes() == prefix)
 }
 
-/// The trace mask `stmk` sets and `gtmk` reports (ZooKeeper's default).
+/// The trace mask `stmk` sets and `gtmk` reports (ZooKeeper's default), shared with the
+/// AdminServer's `get_trace_mask` / `set_trace_mask`.
 static TRACE_MASK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0b1_0000_0010);
+
+pub(crate) fn trace_mask() -> i64 {
+    TRACE_MASK.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_trace_mask(mask: i64) {
+    TRACE_MASK.store(mask, Ordering::Relaxed);
+}
 
 /// The answer to `word` (already whitelisted or not: this checks).
 pub(crate) async fn answer(
@@ -109,10 +119,10 @@ pub(crate) async fn answer(
             Ok(zxid) => format!("Snapshot requested at zxid 0x{zxid:x}\n"),
             Err(err) => format!("Snapshot not possible: {err}\n"),
         },
-        "gtmk" => format!("{}\n", TRACE_MASK.load(Ordering::Relaxed)),
+        "gtmk" => format!("{}\n", trace_mask()),
         "stmk" => {
             let mask = argument.unwrap_or(0);
-            TRACE_MASK.store(mask, Ordering::Relaxed);
+            set_trace_mask(mask);
             format!("{mask}\n")
         }
         _ => String::new(),
@@ -178,27 +188,49 @@ fn conf(c: &ConfFacts) -> String {
 }
 
 fn envi() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned());
-    let cwd = std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let user = std::env::var("USER").unwrap_or_default();
-    let home = std::env::var("HOME").unwrap_or_default();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    format!(
-        "Environment:\nzookeeper.version={VERSION}\nhost.name={host}\njava.version=n/a (corral is not a JVM)\n\
-         java.vendor=n/a\njava.home=n/a\njava.class.path=n/a\njava.library.path=n/a\n\
-         java.io.tmpdir={}\njava.compiler=<NA>\nos.name={}\nos.arch={}\nos.version={kernel}\n\
-         user.name={user}\nuser.home={home}\nuser.dir={cwd}\nos.memory.free=n/a\n\
-         os.memory.max=n/a\nos.memory.total=n/a\n",
-        std::env::temp_dir().display(),
-        capitalised_os(),
-        std::env::consts::ARCH,
-    )
+    let mut out = String::from("Environment:\n");
+    for (key, value) in environment() {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    out
+}
+
+/// ZooKeeper's `Environment.list()` in its order (`envi`, the AdminServer's `environment`).
+/// Corral is no JVM: the `java.*` entries say so, and the JVM's memory figures are `n/a`.
+pub(crate) fn environment() -> Vec<(&'static str, String)> {
+    let read = |path: &str| std::fs::read_to_string(path).map(|h| h.trim().to_owned());
+    let na = || "n/a".to_owned();
+    vec![
+        ("zookeeper.version", VERSION.to_owned()),
+        (
+            "host.name",
+            read("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".to_owned()),
+        ),
+        ("java.version", "n/a (corral is not a JVM)".to_owned()),
+        ("java.vendor", na()),
+        ("java.home", na()),
+        ("java.class.path", na()),
+        ("java.library.path", na()),
+        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
+        ("java.compiler", "<NA>".to_owned()),
+        ("os.name", capitalised_os().to_owned()),
+        ("os.arch", std::env::consts::ARCH.to_owned()),
+        (
+            "os.version",
+            read("/proc/sys/kernel/osrelease").unwrap_or_default(),
+        ),
+        ("user.name", std::env::var("USER").unwrap_or_default()),
+        ("user.home", std::env::var("HOME").unwrap_or_default()),
+        (
+            "user.dir",
+            std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("os.memory.free", na()),
+        ("os.memory.max", na()),
+        ("os.memory.total", na()),
+    ]
 }
 
 fn capitalised_os() -> &'static str {
@@ -210,6 +242,7 @@ fn capitalised_os() -> &'static str {
 }
 
 fn mntr(status: &StatusSource) -> String {
+<<<<<<< HEAD
     let s = status.server_summary();
     let d = status.data_summary();
     let (open_fds, max_fds) = file_descriptors();
@@ -270,9 +303,15 @@ fn mntr(status: &StatusSource) -> String {
             rows.push(("max_proposal_size", sizes.max_bytes.to_string()));
         }
     }
+=======
+>>>>>>> admin
     let mut out = String::new();
-    for (key, value) in rows {
-        let _ = writeln!(out, "zk_{key}\t{value}");
+    for (key, value) in status.monitor_rows(VERSION) {
+        let _ = match value {
+            MonitorValue::Text(text) => writeln!(out, "zk_{key}\t{text}"),
+            MonitorValue::Int(v) => writeln!(out, "zk_{key}\t{v}"),
+            MonitorValue::Float(v) => writeln!(out, "zk_{key}\t{v:.4}"),
+        };
     }
     out
 }
@@ -326,34 +365,6 @@ fn dump(status: &StatusSource) -> String {
     }
     out.push_str("Connections dump:\n");
     out
-}
-
-fn dir_bytes(path: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-fn file_descriptors() -> (usize, u64) {
-    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
-    let max = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (open, max)
 }
 
 #[cfg(test)]

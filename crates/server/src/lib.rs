@@ -5,6 +5,8 @@
 //! - `connection`: one task per client connection: framing, handshake, the ordered request
 //!   pipeline, reads, the writer.
 //! - `four_letter`: `ruok`, `srvr`, `mntr`, ... rendered from `status` reports.
+//! - `admin`: ZooKeeper's AdminServer (HTTP + JSON) over `status`.
+//! - `prometheus`: `/metrics` in Prometheus' text format over `status`.
 //! - `status`: plain-data reports for the operator view.
 //! - `leader`: duties that run only while leading (session expiry, container reaping).
 //! - `proposer`: the one write path into the log (or, on a follower, to the leader).
@@ -22,6 +24,7 @@
 // nothing looks like API that is not.
 #![deny(unreachable_pub)]
 
+mod admin;
 mod auth;
 mod clients;
 pub mod clock;
@@ -35,6 +38,7 @@ mod leader;
 mod memory;
 mod metrics;
 mod node;
+mod prometheus;
 mod proposer;
 mod raft;
 mod replica;

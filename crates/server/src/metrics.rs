@@ -1,5 +1,5 @@
-//! Server-wide counters behind `stat`, `srvr`, `mntr`, and the latency figures that the
-//! server and each connection keep the same way.
+//! Server-wide counters behind `stat`, `srvr`, `mntr` and `/metrics`, and the latency figures
+//! that the server and each connection keep the same way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -61,6 +61,40 @@ impl LatencyStats {
             &self.last_ms,
         ] {
             counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Count, sum and maximum of durations (snapshot writes): the `_count` and `_sum` of a
+/// Prometheus summary, lock-free.
+#[derive(Debug, Default)]
+pub(crate) struct DurationSummary {
+    count: AtomicU64,
+    total_micros: AtomicU64,
+    max_micros: AtomicU64,
+}
+
+/// A reading of [`DurationSummary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationReading {
+    pub count: u64,
+    pub total_micros: u64,
+    pub max_micros: u64,
+}
+
+impl DurationSummary {
+    pub(crate) fn record(&self, took: std::time::Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.total_micros.fetch_add(micros, Ordering::Relaxed);
+        self.max_micros.fetch_max(micros, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self) -> DurationReading {
+        DurationReading {
+            count: self.count.load(Ordering::Relaxed),
+            total_micros: self.total_micros.load(Ordering::Relaxed),
+            max_micros: self.max_micros.load(Ordering::Relaxed),
         }
     }
 }

@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::{self, AdminContext};
 use crate::clients::ConnectionRegistry as Registry;
 use crate::clients::{ConnectionIds, ConnectionRegistry, LocalEffects, WriteGate};
 use crate::clock::{Clock, SystemClock};
@@ -43,7 +44,8 @@ use crate::config::ServerConfig;
 use crate::connection::{self, ClientServices};
 use crate::identity::{self, Deployment, IdentityError};
 use crate::leader::LeaderDuties;
-use crate::metrics::Counters;
+use crate::metrics::{Counters, DurationSummary};
+use crate::prometheus;
 use crate::proposer::{Proposer, Route};
 use crate::raft::leader_watch::{LeaderContact, LeaderProbe, LeaderWatch};
 use crate::raft::membership;
@@ -56,6 +58,7 @@ use crate::raft::{Consensus, LostWrite, Raft};
 use crate::replica::Replica;
 use crate::sessions::Sessions as SessionsTable;
 use crate::sessions::{SessionIdAllocator, Sessions};
+use crate::status::quorum::MemberFacts;
 use crate::status::{ConfFacts, StatusSource};
 
 /// How long a standalone server waits to become the leader of its one-voter cluster.
@@ -94,6 +97,25 @@ pub enum NodeError {
          {restored}: entries in between are missing; refusing to start"
     )]
     LogBehindSnapshot { purged: u64, restored: u64 },
+    /// ZooKeeper's standalone server stops when its AdminServer cannot start (an ensemble
+    /// member only warns).
+    #[error(
+        "Problem starting AdminServer on address {addr} and command URL {command_url}: {source} \
+         (set admin.serverPort, or admin.enableServer=false)"
+    )]
+    AdminBind {
+        addr: SocketAddr,
+        command_url: String,
+        source: std::io::Error,
+    },
+    /// ZooKeeper does not start when its metrics provider cannot.
+    #[error(
+        "Cannot start the /metrics endpoint of the Prometheus metrics provider on {addr}: {source}"
+    )]
+    MetricsBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot listen for peers on {addr}: {source}")]
     QuorumBind {
         addr: String,
@@ -164,6 +186,8 @@ impl Environment {
 /// A running server; dropping it does not stop it, call [`Node::shutdown`].
 pub struct Node {
     local_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     services: Arc<ClientServices>,
     consensus: Consensus,
     role: watch::Receiver<RoleState>,
@@ -198,6 +222,23 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         })?),
         None => None,
     };
+    // The operator's HTTP endpoints bind before anything starts, as ZooKeeper starts them
+    // before its client port; only with a client listener (not in-process runs).
+    let admin_listener = match env.listen_for_clients && config.admin.enabled {
+        true => bind_admin(&config).await?,
+        false => None,
+    };
+    let metrics_listener = match (&config.metrics_endpoint, env.listen_for_clients) {
+        (Some(endpoint), true) => {
+            Some(TcpListener::bind(endpoint.addr).await.map_err(|source| {
+                NodeError::MetricsBind {
+                    addr: endpoint.addr,
+                    source,
+                }
+            })?)
+        }
+        _ => None,
+    };
     let mut random = match env.seed {
         Some(seed) => StdRng::seed_from_u64(seed),
         None => StdRng::from_entropy(),
@@ -228,6 +269,9 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
     .map_err(|e: IdentityError| NodeError::Deployment(e.to_string()))?;
     let (mut log_store, snapshots) = open_storage(&storage, &env.vfs, env.log_writer)?;
     let proposal_sizes = log_store.append_sizes();
+    let fsync_times = log_store.fsync_times();
+    let snapshot_times = Arc::new(DurationSummary::default());
+    let snapshot_files = snapshots.clone();
 
     let clock = env.clock.clone();
     let counters = Arc::new(Counters::default());
@@ -257,6 +301,7 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
             retain_count: storage.snap_retain_count as usize,
             inline_snapshots: inline,
             observer: env.apply_observer.clone(),
+            snapshot_times: snapshot_times.clone(),
         },
     )
     .map_err(NodeError::Restore)?;
@@ -327,6 +372,9 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
         conf: conf_facts(&config, local_addr),
         leading_since_ms: leading_since_ms.clone(),
         proposal_sizes: proposal_sizes.clone(),
+        snapshots: snapshot_files,
+        fsync_times,
+        snapshot_times,
     });
     let services = Arc::new(ClientServices {
         replica: replica.clone(),
@@ -391,6 +439,27 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
             stopped.clone(),
         ));
     }
+    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(listener) = admin_listener {
+        let context = AdminContext::new(
+            services.status.clone(),
+            config.admin.clone(),
+            config.auth_settings(),
+            config.initial_config_text.clone(),
+        );
+        tasks.spawn(admin::serve(listener, context, stopped.clone()));
+        tracing::info!(addr = ?admin_addr, url = %config.admin.command_url, "AdminServer started");
+    }
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+    if let (Some(listener), Some(endpoint)) = (metrics_listener, &config.metrics_endpoint) {
+        tasks.spawn(prometheus::serve(
+            listener,
+            endpoint.clone(),
+            services.status.clone(),
+            stopped.clone(),
+        ));
+        tracing::info!(addr = ?metrics_addr, "serving /metrics");
+    }
     if let Some(listener) = listener {
         tasks.spawn(accept_loop(
             listener,
@@ -402,6 +471,8 @@ pub async fn start_in(config: ServerConfig, env: Environment) -> Result<Node, No
     tracing::info!(addr = ?local_addr, server_id, "serving clients");
     Ok(Node {
         local_addr,
+        admin_addr,
+        metrics_addr,
         services,
         consensus,
         role,
@@ -414,6 +485,16 @@ impl Node {
     /// The client address this server listens on (`None` without a client listener).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
+    }
+
+    /// The AdminServer's address, when it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The `/metrics` endpoint's address, when it runs.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// What the operator view reads.
@@ -463,6 +544,30 @@ impl Node {
             }
         }
         self.consensus.shutdown().await;
+    }
+}
+
+/// The AdminServer's listener. A port in use stops a standalone server, as ZooKeeper's
+/// `ZooKeeperServerMain` exits; an ensemble member goes on without it, as `QuorumPeer` only
+/// logs the problem.
+async fn bind_admin(config: &ServerConfig) -> Result<Option<TcpListener>, NodeError> {
+    let addr = config.admin.addr;
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(source) => {
+            let err = NodeError::AdminBind {
+                addr,
+                command_url: config.admin.command_url.clone(),
+                source,
+            };
+            match config.ensemble {
+                None => Err(err),
+                Some(_) => {
+                    tracing::warn!(%err, "going on without the AdminServer");
+                    Ok(None)
+                }
+            }
+        }
     }
 }
 
@@ -520,6 +625,30 @@ fn conf_facts(config: &ServerConfig, local_addr: Option<SocketAddr>) -> ConfFact
             .ensemble
             .as_ref()
             .map_or(0, |e| e.timeouts.election_timeout_max_ms),
+        members: config.ensemble.as_ref().map_or_else(Vec::new, |e| {
+            e.members
+                .values()
+                .map(|m| MemberFacts {
+                    id: m.id,
+                    host: m.quorum_host.clone(),
+                    quorum_address: m.quorum_endpoint(),
+                    election_address: m.election_endpoint(),
+                    client_address: m
+                        .client
+                        .as_ref()
+                        .map_or_else(String::new, |c| client_endpoint(&c.host, c.port)),
+                    observer: m.observer,
+                })
+                .collect()
+        }),
+    }
+}
+
+/// `host:port`, an IPv6 host in brackets (ZooKeeper's `delimitedHostString`).
+fn client_endpoint(host: &str, port: u16) -> String {
+    match host.contains(':') {
+        true => format!("[{host}]:{port}"),
+        false => format!("{host}:{port}"),
     }
 }
 

@@ -62,6 +62,7 @@
 pub mod append_sizes;
 pub mod error;
 pub mod fault_vfs;
+pub mod fsync_times;
 pub mod layout;
 pub mod log_store;
 pub mod mem_vfs;
@@ -90,6 +91,7 @@ pub use error::Error;
 pub use error::Result;
 pub use fault_vfs::FaultVfs;
 pub use fault_vfs::Faults;
+pub use fsync_times::{FsyncTimes, FsyncTimesReading};
 pub use log_store::LogPositions;
 pub use log_store::LogReader;
 pub use log_store::LogStore;

@@ -38,6 +38,7 @@ use crate::cache::EntryCache;
 use crate::config::LogStoreConfig;
 use crate::error::Error;
 use crate::error::Result;
+use crate::fsync_times::FsyncTimes;
 use crate::log_codec::{decode_entry, encode_entry, PersistedState};
 use crate::record::framed_len;
 use crate::recovery::recover;
@@ -275,6 +276,11 @@ where
     /// The sizes of appended entries, shared: the holder reads and resets them.
     pub fn append_sizes(&self) -> Arc<AppendSizes> {
         self.append_sizes.clone()
+    }
+
+    /// The durations of the log's fsyncs, shared: the holder reads them.
+    pub fn fsync_times(&self) -> Arc<FsyncTimes> {
+        self.shared.disk.fsync_times.clone()
     }
 
     /// A new read handle.

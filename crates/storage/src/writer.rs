@@ -40,6 +40,7 @@ use tokio::sync::oneshot;
 
 use crate::error::Error;
 use crate::error::Result;
+use crate::fsync_times::FsyncTimes;
 use crate::record::encode_record;
 use crate::record::framed_len;
 use crate::record::RECORD_BYTES_MAX;
@@ -105,6 +106,8 @@ pub(crate) struct DiskShared {
     pub(crate) durable_end: AtomicU64,
     poisoned: AtomicBool,
     poison_cause: Mutex<Option<String>>,
+    /// Durations of the group commits' fsyncs (the operator's `fsynctime`).
+    pub(crate) fsync_times: Arc<FsyncTimes>,
 }
 
 impl DiskShared {
@@ -115,6 +118,7 @@ impl DiskShared {
             durable_end: AtomicU64::new(end_index),
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
+            fsync_times: Arc::default(),
         }
     }
 
@@ -452,7 +456,8 @@ impl Writer {
         if self.acks.is_empty() && self.dirty.is_empty() {
             return;
         }
-        if self.settings.force_sync {
+        if self.settings.force_sync && !self.dirty.is_empty() {
+            let started = Instant::now();
             for (file, path) in &self.dirty {
                 if let Err(e) = file.sync_data() {
                     let err = Error::io("fsync", path, e);
@@ -460,6 +465,7 @@ impl Writer {
                     return;
                 }
             }
+            self.shared.fsync_times.record(started.elapsed());
         }
         self.dirty.clear();
         self.shared.durable_end.store(

@@ -30,6 +30,22 @@ pub const APACHE_ZK_OPTIONAL_JARS: [&str; 2] = [
     "/usr/share/java/log4j-1.2.jar",
 ];
 
+/// Jars ZooKeeper's AdminServer needs (Jetty, the servlet API, Jackson; Debian packages
+/// `libjetty9-java`, `libservlet-api-java`, `libjackson2-*-java`): without them ZooKeeper
+/// quietly runs no AdminServer.
+pub const APACHE_ZK_ADMIN_JARS: [&str; 10] = [
+    "/usr/share/java/jetty9-server.jar",
+    "/usr/share/java/jetty9-servlet.jar",
+    "/usr/share/java/jetty9-http.jar",
+    "/usr/share/java/jetty9-io.jar",
+    "/usr/share/java/jetty9-util.jar",
+    "/usr/share/java/jetty9-security.jar",
+    "/usr/share/java/servlet-api.jar",
+    "/usr/share/java/jackson-databind.jar",
+    "/usr/share/java/jackson-core.jar",
+    "/usr/share/java/jackson-annotations.jar",
+];
+
 /// How many times [`ApacheZk::start`] tries a new port when the chosen one was taken meanwhile.
 const BIND_ATTEMPTS: usize = 3;
 
@@ -60,6 +76,8 @@ pub struct ApacheZkOptions {
     pub start_timeout: Duration,
     /// The `java` executable (default `java`, looked up on `PATH`).
     pub java: PathBuf,
+    /// Run the AdminServer on 127.0.0.1 at this port (default: no AdminServer).
+    pub admin_port: Option<u16>,
 }
 
 impl Default for ApacheZkOptions {
@@ -75,6 +93,7 @@ impl Default for ApacheZkOptions {
             log_level: "INFO".to_string(),
             start_timeout: DEFAULT_START_TIMEOUT,
             java: PathBuf::from("java"),
+            admin_port: None,
         }
     }
 }
@@ -89,6 +108,13 @@ impl ApacheZkOptions {
     /// Sets the super user's digest, `super:<base64 sha1>`.
     pub fn with_super_digest(mut self, digest: impl Into<String>) -> Self {
         self.super_digest = Some(digest.into());
+        self
+    }
+
+    /// Runs the AdminServer on 127.0.0.1:`port` (its jars, [`APACHE_ZK_ADMIN_JARS`], join the
+    /// classpath; starting fails when one is missing).
+    pub fn with_admin_server(mut self, port: u16) -> Self {
+        self.admin_port = Some(port);
         self
     }
 
@@ -227,8 +253,20 @@ impl ApacheZk {
     /// includes the tail of the server's log.
     pub fn start(opts: ApacheZkOptions) -> anyhow::Result<ApacheZk> {
         java_works(&opts.java).map_err(|e| anyhow!("cannot start Apache ZooKeeper: {e}"))?;
-        let classpath =
+        let mut classpath =
             apache_zk_classpath().map_err(|e| anyhow!("cannot start Apache ZooKeeper: {e}"))?;
+        if opts.admin_port.is_some() {
+            for jar in APACHE_ZK_ADMIN_JARS {
+                if !Path::new(jar).is_file() {
+                    bail!(
+                        "cannot start Apache ZooKeeper's AdminServer: {jar} not found (run \
+                         scripts/install-test-deps.sh)"
+                    );
+                }
+                classpath.push(':');
+                classpath.push_str(jar);
+            }
+        }
         if let Some(digest) = &opts.super_digest {
             if !digest.contains(':') {
                 bail!("super_digest must look like `super:<base64 sha1>`, got {digest:?}");
@@ -281,6 +319,15 @@ impl ApacheZk {
             ("4lw.commands.whitelist".to_string(), "*".to_string()),
             ("admin.enableServer".to_string(), "false".to_string()),
         ];
+        let mut defaults = defaults;
+        if let Some(admin_port) = opts.admin_port {
+            // zoo.cfg keys become system properties after the command line's, so these win
+            // over the -D that disables the AdminServer.
+            defaults.retain(|(k, _)| k != "admin.enableServer");
+            defaults.push(("admin.enableServer".to_string(), "true".to_string()));
+            defaults.push(("admin.serverAddress".to_string(), "127.0.0.1".to_string()));
+            defaults.push(("admin.serverPort".to_string(), admin_port.to_string()));
+        }
         let cfg_path = dir.path().join("zoo.cfg");
         fs::write(&cfg_path, render_cfg(defaults, &opts.extra_cfg))
             .with_context(|| format!("writing {}", cfg_path.display()))?;

@@ -58,7 +58,8 @@ impl CorralProcess {
     }
 
     /// Writes a standalone zoo.cfg (`tickTime=2000`, `dataDir=<data_dir>`, a free `clientPort`,
-    /// `clientPortAddress=127.0.0.1`, `maxClientCnxns=0`, `4lw.commands.whitelist=*`, then
+    /// `clientPortAddress=127.0.0.1`, `maxClientCnxns=0`, `4lw.commands.whitelist=*`,
+    /// `admin.enableServer=false`, then
     /// `extra_cfg`, whose entries replace defaults of the same key) into the process's temporary
     /// directory, runs `<binary> server --config <cfg>` and waits until it answers `imok`.
     /// Returns the process and its client port.
@@ -93,6 +94,8 @@ impl CorralProcess {
                 ("clientPortAddress".to_string(), "127.0.0.1".to_string()),
                 ("maxClientCnxns".to_string(), "0".to_string()),
                 ("4lw.commands.whitelist".to_string(), "*".to_string()),
+                // The AdminServer's default port, 8080, would clash between parallel tests.
+                ("admin.enableServer".to_string(), "false".to_string()),
             ];
             let cfg = dir.path().join("zoo.cfg");
             fs::write(&cfg, render_cfg(defaults, extra_cfg))

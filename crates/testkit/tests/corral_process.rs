@@ -179,7 +179,7 @@ fn standalone_writes_cfg_and_runs_server_subcommand() {
         cfg,
         format!(
             "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             maxClientCnxns=0\n4lw.commands.whitelist=*\nx.y=z\n",
+             maxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\nx.y=z\n",
             data.display()
         )
     );

@@ -133,7 +133,7 @@ impl Node {
         let port = corral_testkit::try_free_port().map_err(|e| format!("free port: {e}"))?;
         let mut cfg = format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             maxClientCnxns=0\n4lw.commands.whitelist=*\n",
+             maxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
             self.data_dir().display()
         );
         for (key, value) in &self.extra_cfg {

@@ -120,6 +120,7 @@ fn config(data: &Path, client_port: u16, servers: &str) -> String {
         "tickTime={TICK_MS}\ninitLimit={INIT_LIMIT_TICKS}\nsyncLimit={SYNC_LIMIT_TICKS}\n\
          dataDir={}\nclientPort={client_port}\nclientPortAddress=127.0.0.1\n\
          4lw.commands.whitelist=*\nmaxClientCnxns=0\nminSessionTimeout={MIN_SESSION_TIMEOUT_MS}\n\
+         admin.enableServer=false\n\
          maxSessionTimeout={MAX_SESSION_TIMEOUT_MS}\nforceSync=no\nextendedTypesEnabled=true\n\
          DigestAuthenticationProvider.superDigest={}\n\
          znode.container.checkIntervalMs={REAPER_INTERVAL_MS}\n\

@@ -142,6 +142,7 @@ impl Cluster {
             let mut text = format!(
                 "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\n\
                  clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n\
+                 admin.enableServer=false\n\
                  corral.raft.electionTimeoutMs={ELECTION_TIMEOUT_MS}\n{servers}",
                 data.display()
             );

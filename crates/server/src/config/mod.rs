@@ -14,6 +14,7 @@
 
 pub mod ensemble;
 mod error;
+pub mod http;
 mod jvm;
 mod properties;
 pub mod slices;
@@ -29,6 +30,8 @@ pub use ensemble::{
 };
 use ensemble::{EnsembleKeys, RAFT_ELECTION_TIMEOUT_KEY, RAFT_HEARTBEAT_KEY};
 pub use error::ConfigError;
+use http::MetricsKeys;
+pub use http::{AdminSettings, MetricsEndpoint};
 pub use jvm::parse_jvm_flags;
 pub use properties::parse_properties;
 use properties::{parse_bool, parse_num, parse_size, parse_whitelist};
@@ -158,6 +161,14 @@ pub struct ServerConfig {
     /// This server's ensemble (from the `server.N` lines and `myid`); `None` = standalone
     /// (no `server.N` lines, or a single participant with `standaloneEnabled=true`).
     pub ensemble: Option<EnsembleConfig>,
+    /// The AdminServer (`admin.*`).
+    pub admin: AdminSettings,
+    /// Where `/metrics` is served (`metricsProvider.*`); `None` with ZooKeeper's default
+    /// provider.
+    pub metrics_endpoint: Option<MetricsEndpoint>,
+    /// The text of the configuration file as read at start (the `initial_configuration`
+    /// admin command); empty without one.
+    pub initial_config_text: String,
 }
 
 /// The defaults of `corral server` with no arguments: standalone on 127.0.0.1:2181 with
@@ -203,6 +214,9 @@ impl Default for ServerConfig {
             raft_heartbeat_ms: None,
             raft_election_timeout_ms: None,
             ensemble: None,
+            admin: AdminSettings::default(),
+            metrics_endpoint: None,
+            initial_config_text: String::new(),
         }
     }
 }
@@ -219,14 +233,18 @@ impl ServerConfig {
         let mut config = ServerConfig::default();
         let mut file_keys = BTreeMap::new();
         if let Some(path) = config_path {
-            file_keys = parse_properties(&read_text(path)?);
+            let text = read_text(path)?;
+            file_keys = parse_properties(&text);
+            config.initial_config_text = text;
             config.config_path = Some(path.to_owned());
             // A zoo.cfg binds to all interfaces unless clientPortAddress says otherwise, as
             // ZooKeeper does; only the no-configuration default is loopback.
             config.client_addr.set_ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
         let mut ensemble_keys = EnsembleKeys::default();
-        config.apply_file_keys(&file_keys, &mut ensemble_keys)?;
+        let mut metrics_keys = MetricsKeys::default();
+        config.apply_file_keys(&file_keys, &mut ensemble_keys, &mut metrics_keys)?;
+        config.metrics_endpoint = metrics_keys.endpoint()?;
         if let Some(path) = ensemble_keys.dynamic_config_file().map(Path::to_owned) {
             let dynamic_keys = parse_properties(&read_text(&path)?);
             ensemble_keys.apply_dynamic_file(&path, &dynamic_keys)?;
@@ -282,6 +300,7 @@ impl ServerConfig {
         &mut self,
         keys: &BTreeMap<String, String>,
         ensemble: &mut EnsembleKeys,
+        metrics: &mut MetricsKeys,
     ) -> Result<(), ConfigError> {
         if let Some(v) = keys.get("tickTime") {
             self.tick_time_ms = parse_num("tickTime", v)?;
@@ -295,6 +314,7 @@ impl ServerConfig {
         for (key, value) in keys {
             if !self.apply_file_key(key, value)?
                 && !ensemble.apply(key, value)?
+                && !metrics.apply(key, value)
                 && !self.apply_shared_key(key, value)?
             {
                 tracing::warn!(
@@ -371,6 +391,9 @@ impl ServerConfig {
 
     /// Keys accepted both in zoo.cfg and as `zookeeper.`-prefixed system properties.
     fn apply_shared_key(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        if self.admin.apply(key, value)? {
+            return Ok(true);
+        }
         match key {
             "4lw.commands.whitelist" => self.four_letter_whitelist = parse_whitelist(value),
             "extendedTypesEnabled" => self.extended_types_enabled = parse_bool(value),

@@ -17,6 +17,7 @@ use corral_tree::SnapshotToken;
 use openraft::storage::RaftSnapshotBuilder;
 use openraft::type_config::alias::SnapshotOf;
 
+use crate::metrics::DurationSummary;
 use crate::replica::Replica;
 
 type C = TypeConfig;
@@ -42,6 +43,8 @@ pub(crate) struct SnapshotBuilder {
     pub(super) inline: bool,
     /// Filled in with the finished snapshot so the state machine can hand it out later.
     pub(super) current: Arc<parking_lot::Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
+    /// Told how long the file took to write.
+    pub(super) times: Arc<DurationSummary>,
 }
 
 impl RaftSnapshotBuilder<C> for SnapshotBuilder {
@@ -63,6 +66,7 @@ impl RaftSnapshotBuilder<C> for SnapshotBuilder {
                 .await
                 .map_err(io::Error::other)??,
         };
+        self.times.record(started.elapsed());
         tracing::info!(
             index = ?self.meta.last_log_id.map(|id| id.index),
             file = %built.path.display(),

@@ -17,6 +17,7 @@ use openraft::{EntryPayload, OptionalSend};
 use parking_lot::Mutex;
 
 use super::snapshot::{SnapshotBuilder, SnapshotFile};
+use crate::metrics::DurationSummary;
 use crate::replica::{Effects, Replica};
 
 type C = TypeConfig;
@@ -52,6 +53,8 @@ pub(crate) struct StateMachineOptions {
     /// simulation on virtual time, where another thread would make runs differ).
     pub(crate) inline_snapshots: bool,
     pub(crate) observer: Option<Arc<dyn ApplyObserver>>,
+    /// Told how long each snapshot file took to write (the operator's `snapshottime`).
+    pub(crate) snapshot_times: Arc<DurationSummary>,
 }
 
 pub(crate) struct StateMachine {
@@ -63,6 +66,7 @@ pub(crate) struct StateMachine {
     retain_count: usize,
     inline_snapshots: bool,
     observer: Option<Arc<dyn ApplyObserver>>,
+    snapshot_times: Arc<DurationSummary>,
     last_applied: Option<LogId>,
     membership: StoredMembership,
     current: Arc<Mutex<Option<SnapshotOf<C, SnapshotFile>>>>,
@@ -89,6 +93,7 @@ impl StateMachine {
             retain_count: options.retain_count,
             inline_snapshots: options.inline_snapshots,
             observer: options.observer,
+            snapshot_times: options.snapshot_times,
             last_applied: None,
             membership: StoredMembership::default(),
             current: Arc::new(Mutex::new(None)),
@@ -228,6 +233,7 @@ impl RaftStateMachine<C> for StateMachine {
             retain_count: self.retain_count,
             inline: self.inline_snapshots,
             current: self.current.clone(),
+            times: self.snapshot_times.clone(),
         }
     }
 

@@ -1,23 +1,29 @@
-//! What the operator view (four-letter words; later the AdminServer) may read of a running
+//! What the operator view (four-letter words, the AdminServer, `/metrics`) may read of a running
 //! server: [`StatusSource`] returns plain data, and no lock is held once a method returns.
 //! The formats ZooKeeper prints live with their renderers (`four_letter.rs`), not here.
 //!
 //! Architecture invariant: status never hands out a lock guard, a connection handle or the
 //! raft node; its only actions are the ones the 4lw expose (reset counters, snapshot now).
 
+pub mod access;
+pub mod monitor;
+pub mod quorum;
+pub mod snapshots;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use corral_storage::{AppendSizes, AppendSizesReading};
+use corral_storage::snapshot::SnapshotStore;
+use corral_storage::{AppendSizes, AppendSizesReading, FsyncTimes, FsyncTimesReading};
 
 use tokio::sync::watch;
 
 use crate::clients::{ConnectionRegistry, WriteGate};
 use crate::clock::Clock;
 use crate::ids::{ServerId, SessionId, Zxid};
-use crate::metrics::{Counters, Latency};
+use crate::metrics::{Counters, DurationReading, DurationSummary, Latency};
 use crate::raft::{Consensus, Role, RoleState};
 use crate::replica::Replica;
 use crate::sessions::Sessions;
@@ -42,6 +48,8 @@ pub struct ConfFacts {
     pub quorum_size: usize,
     /// A peer that acknowledged the leader within this long counts as connected.
     pub peer_fresh_ms: u64,
+    /// The configured members, by id (empty for a standalone server).
+    pub members: Vec<quorum::MemberFacts>,
 }
 
 /// A follower or observer at most this many entries behind the leader counts as synced.
@@ -154,6 +162,12 @@ pub struct StatusSource {
     /// The log's append sizes, which on the leader are its proposals' (reset by
     /// `LeaderDuties` when it takes over).
     pub(crate) proposal_sizes: Arc<AppendSizes>,
+    /// The snapshot files (`last_snapshot`, `snapshot`).
+    pub(crate) snapshots: Arc<SnapshotStore>,
+    /// The log's fsync durations.
+    pub(crate) fsync_times: Arc<FsyncTimes>,
+    /// How long snapshot files took to write.
+    pub(crate) snapshot_times: Arc<DurationSummary>,
 }
 
 impl StatusSource {
@@ -333,6 +347,21 @@ impl StatusSource {
     pub fn digest(&self) -> (Zxid, u64) {
         let tree = self.replica.tree();
         (self.replica.applied(), tree.digest())
+    }
+
+    /// The log's group-commit fsync durations since start.
+    pub fn fsync_times(&self) -> FsyncTimesReading {
+        self.fsync_times.read()
+    }
+
+    /// Fsyncs slower than ZooKeeper's warning threshold (`fsync_threshold_exceed_count`).
+    pub fn fsync_threshold_exceeded(&self) -> u64 {
+        self.fsync_times.read().over_threshold
+    }
+
+    /// How long snapshot files took to write, since start.
+    pub fn snapshot_times(&self) -> DurationReading {
+        self.snapshot_times.read()
     }
 
     pub fn reset_connection_stats(&self) {

@@ -17,7 +17,7 @@ const SERVERS_MAX: u16 = 9;
 /// How long the servers may take to elect a leader before the command gives up.
 const LEADER_WAIT: Duration = Duration::from_secs(60);
 /// Ports per server: client, quorum, election.
-const PORTS_PER_SERVER: u16 = 3;
+const PORTS_PER_SERVER: u16 = 4;
 
 #[derive(clap::Args)]
 pub struct DevClusterArgs {
@@ -30,7 +30,8 @@ pub struct DevClusterArgs {
     /// Directory holding each server's data, zoo.cfg and log (`<dir>/server-N/`).
     #[arg(long, default_value = "corral-dev-cluster")]
     dir: PathBuf,
-    /// First port: server N uses base+3(N-1) for clients, then +1 quorum, +2 election.
+    /// First port: server N uses base+4(N-1) for clients, then +1 quorum, +2 election, +3 its
+    /// AdminServer (on 127.0.0.1).
     #[arg(long, default_value_t = 12181)]
     base_port: u16,
 }
@@ -41,6 +42,7 @@ struct Member {
     client_port: u16,
     quorum_port: u16,
     election_port: u16,
+    admin_port: u16,
 }
 
 pub fn run(args: DevClusterArgs) -> anyhow::Result<()> {
@@ -84,11 +86,17 @@ fn plan(args: &DevClusterArgs) -> anyhow::Result<Vec<Member>> {
                 client_port: first,
                 quorum_port: first + 1,
                 election_port: first + 2,
+                admin_port: first + 3,
             }
         })
         .collect();
     for member in &members {
-        for port in [member.client_port, member.quorum_port, member.election_port] {
+        for port in [
+            member.client_port,
+            member.quorum_port,
+            member.election_port,
+            member.admin_port,
+        ] {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             TcpListener::bind(addr)
                 .with_context(|| format!("port {port} is taken (choose another --base-port)"))?;
@@ -103,9 +111,11 @@ fn write_config(dir: &Path, me: &Member, members: &[Member]) -> anyhow::Result<(
     fs::write(data_dir.join("myid"), format!("{}\n", me.id))?;
     let mut cfg = format!(
         "# written by corral dev-cluster\ntickTime=2000\ninitLimit=10\nsyncLimit=5\n\
-         dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
+         dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n\
+         admin.serverAddress=127.0.0.1\nadmin.serverPort={}\n",
         data_dir.display(),
-        me.client_port
+        me.client_port,
+        me.admin_port
     );
     for m in members {
         let role = if m.observer { ":observer" } else { "" };

@@ -242,69 +242,6 @@ fn capitalised_os() -> &'static str {
 }
 
 fn mntr(status: &StatusSource) -> String {
-<<<<<<< HEAD
-    let s = status.server_summary();
-    let d = status.data_summary();
-    let (open_fds, max_fds) = file_descriptors();
-    let rows: Vec<(&str, String)> = vec![
-        ("version", VERSION.to_owned()),
-        ("server_state", s.mode.to_owned()),
-        ("avg_latency", format!("{:.4}", s.latency.avg_ms)),
-        ("max_latency", s.latency.max_ms.to_string()),
-        ("min_latency", s.latency.min_ms.to_string()),
-        ("packets_received", s.packets_received.to_string()),
-        ("packets_sent", s.packets_sent.to_string()),
-        ("num_alive_connections", s.connections.to_string()),
-        ("outstanding_requests", s.outstanding_requests.to_string()),
-        ("uptime", s.uptime_ms.to_string()),
-        ("znode_count", d.node_count.to_string()),
-        ("watch_count", d.watches.to_string()),
-        ("ephemerals_count", d.ephemerals.to_string()),
-        (
-            "approximate_data_size",
-            d.approximate_data_bytes.to_string(),
-        ),
-        ("global_sessions", d.global_sessions.to_string()),
-        ("local_sessions", "0".to_owned()),
-        ("open_file_descriptor_count", open_fds.to_string()),
-        ("max_file_descriptor_count", max_fds.to_string()),
-        ("auth_failed_count", d.auth_failed.to_string()),
-        ("connection_rejected", d.connections_rejected.to_string()),
-        ("watch_events_sent", d.watch_events_sent.to_string()),
-        (
-            "request_throttle_wait_count",
-            d.throttled_requests.to_string(),
-        ),
-        (
-            "stale_requests_dropped",
-            d.stale_requests_dropped.to_string(),
-        ),
-        ("connection_drop_count", d.connections_dropped.to_string()),
-        (
-            "sessionless_connections_expired",
-            d.sessionless_expired.to_string(),
-        ),
-        ("last_zxid", s.zxid.to_string()),
-    ];
-    let mut rows = rows;
-    if let Some(q) = status.quorum_summary() {
-        rows.push(("peer_state", q.peer_state.to_owned()));
-        rows.push(("quorum_size", q.quorum_size.to_string()));
-        if let Some(l) = q.leader {
-            rows.push(("learners", l.learners.to_string()));
-            rows.push(("synced_followers", l.synced_followers.to_string()));
-            rows.push(("synced_non_voting_followers", "0".to_owned()));
-            rows.push(("synced_observers", l.synced_observers.to_string()));
-            rows.push(("pending_syncs", l.pending_syncs.to_string()));
-            rows.push(("leader_uptime", l.leader_uptime_ms.to_string()));
-            let sizes = l.proposal_sizes;
-            rows.push(("last_proposal_size", sizes.last_bytes.to_string()));
-            rows.push(("min_proposal_size", sizes.min_bytes.to_string()));
-            rows.push(("max_proposal_size", sizes.max_bytes.to_string()));
-        }
-    }
-=======
->>>>>>> admin
     let mut out = String::new();
     for (key, value) in status.monitor_rows(VERSION) {
         let _ = match value {

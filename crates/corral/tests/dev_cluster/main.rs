@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use corral_testkit::four_letter_word;
 
-/// A base port with the 9 ports after it free (3 servers x client, quorum, election). The
+/// A base port with the 12 ports after it free (3 servers x client, quorum, election,
+/// admin). The
 /// bases tried lie below Linux's ephemeral range (32768 and up), where outgoing connections
 /// of parallel tests take their local ports.
 fn free_port_run() -> u16 {
@@ -19,7 +20,7 @@ fn free_port_run() -> u16 {
     for attempt in 0..200u64 {
         let base =
             20_000 + ((seed.wrapping_mul(6364136223846793005) + attempt * 7919) % 12_000) as u16;
-        let all_free = (0..9u16).all(|i| {
+        let all_free = (0..12u16).all(|i| {
             base.checked_add(i).is_some_and(|p| {
                 TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, p))).is_ok()
             })
@@ -28,7 +29,7 @@ fn free_port_run() -> u16 {
             return base;
         }
     }
-    panic!("no run of 9 free ports");
+    panic!("no run of 12 free ports");
 }
 
 #[test]

@@ -10,7 +10,13 @@ use crate::four_letter::VERSION;
 use crate::status::StatusSource;
 
 /// `mntr` rows that ZooKeeper registers as counters in `ServerMetrics`, not gauges.
-const COUNTERS: [&str; 2] = ["connection_rejected", "request_throttle_wait_count"];
+const COUNTERS: [&str; 5] = [
+    "connection_rejected",
+    "request_throttle_wait_count",
+    "stale_requests_dropped",
+    "connection_drop_count",
+    "sessionless_connections_expired",
+];
 
 /// `mntr` rows that are Corral's own (no ZooKeeper metric of that name), exported under
 /// Prometheus' naming rules (`corral_` prefix, `_total` on counters).

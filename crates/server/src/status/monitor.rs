@@ -59,6 +59,12 @@ impl StatusSource {
             ("connection_rejected", int(d.connections_rejected)),
             ("watch_events_sent", int(d.watch_events_sent)),
             ("request_throttle_wait_count", int(d.throttled_requests)),
+            ("stale_requests_dropped", int(d.stale_requests_dropped)),
+            ("connection_drop_count", int(d.connections_dropped)),
+            (
+                "sessionless_connections_expired",
+                int(d.sessionless_expired),
+            ),
             ("last_zxid", int(s.zxid)),
         ];
         if let Some(q) = self.quorum_summary() {

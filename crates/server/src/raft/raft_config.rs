@@ -79,6 +79,14 @@ pub(crate) fn build(
         install_snapshot_timeout: timeouts.install_snapshot_timeout_ms,
         quorum_loss_probe_interval: timeouts.quorum_loss_probe_interval_ms,
         enable_leader_restore: Some(timeouts.leader_restore),
+        // A member whose data directory was lost (a replaced disk, an operator's wipe) comes
+        // back with an empty log. openraft takes that for a bug and by default never
+        // replicates to it again: the server stays a follower at zxid 0 forever. ZooKeeper
+        // syncs such a server (a SNAP) and operators rely on it, so the leader here starts
+        // that follower's replication over. Resending the log or a snapshot loses nothing;
+        // the risk of a wiped voter (its vote no longer covers what it acknowledged) comes
+        // from the wipe, and catching it up is what shortens it.
+        allow_log_reversion: Some(true),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_interval_entries),
         max_in_snapshot_log_to_keep: log_kept_entries,
         purge_batch_size: PURGE_BATCH_ENTRIES,

@@ -183,7 +183,10 @@ async fn a_client_that_never_reads_is_disconnected() {
         burst.extend(frame(&request_body(xid, &get)));
     }
     greedy.send(&burst).await;
-    eventually("greedy reader dropped", STEP, || async {
+    // As ZooKeeper: the server stops reading a connection whose replies back up, and drops
+    // it once it has not read for a whole session timeout (20 s for this session).
+    let session_timeout = Duration::from_millis(connect_request(None).timeout_ms as u64);
+    eventually("greedy reader dropped", session_timeout + STEP, || async {
         let cons = target.four_letter(b"cons").await;
         (cons.matches("/127.0.0.1:").count() <= 2).then_some(())
     })

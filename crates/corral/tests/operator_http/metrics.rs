@@ -14,7 +14,7 @@ use crate::session::Session;
 use crate::start_corral;
 
 /// ZooKeeper 3.9's type of every metric Corral exports under ZooKeeper's name.
-const ZOOKEEPER_TYPES: [(&str, &str); 39] = [
+const ZOOKEEPER_TYPES: [(&str, &str); 42] = [
     ("avg_latency", "gauge"),
     ("max_latency", "gauge"),
     ("min_latency", "gauge"),
@@ -43,6 +43,9 @@ const ZOOKEEPER_TYPES: [(&str, &str); 39] = [
     ("min_proposal_size", "gauge"),
     ("max_proposal_size", "gauge"),
     ("connection_rejected", "counter"),
+    ("stale_requests_dropped", "counter"),
+    ("connection_drop_count", "counter"),
+    ("sessionless_connections_expired", "counter"),
     ("request_throttle_wait_count", "counter"),
     ("fsynctime", "summary"),
     ("snapshottime", "summary"),

@@ -62,6 +62,14 @@ impl Default for AdminSettings {
 }
 
 impl AdminSettings {
+    /// The defaults, on 127.0.0.1: `corral server` with no configuration listens on loopback
+    /// only, its client port as its AdminServer.
+    pub(crate) fn loopback() -> Self {
+        let mut settings = AdminSettings::default();
+        settings.addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        settings
+    }
+
     /// Applies `admin.*` (without the `zookeeper.` prefix); false when `key` is not one.
     pub(crate) fn apply(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         match key {

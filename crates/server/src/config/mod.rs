@@ -214,7 +214,7 @@ impl Default for ServerConfig {
             raft_heartbeat_ms: None,
             raft_election_timeout_ms: None,
             ensemble: None,
-            admin: AdminSettings::default(),
+            admin: AdminSettings::loopback(),
             metrics_endpoint: None,
             initial_config_text: String::new(),
         }
@@ -238,8 +238,10 @@ impl ServerConfig {
             config.initial_config_text = text;
             config.config_path = Some(path.to_owned());
             // A zoo.cfg binds to all interfaces unless clientPortAddress says otherwise, as
-            // ZooKeeper does; only the no-configuration default is loopback.
+            // ZooKeeper does; only the no-configuration default is loopback. The same for
+            // the AdminServer (admin.serverAddress).
             config.client_addr.set_ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            config.admin.addr.set_ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
         let mut ensemble_keys = EnsembleKeys::default();
         let mut metrics_keys = MetricsKeys::default();
@@ -531,6 +533,17 @@ mod tests {
         assert_eq!(config.jute_max_buffer_bytes, 0x200000);
         assert_eq!(config.super_digest.as_deref(), Some("super:abc="));
         assert_eq!(config.client_addr, "127.0.0.1:2181".parse().unwrap());
+        assert_eq!(config.admin.addr, "127.0.0.1:8080".parse().unwrap());
+    }
+
+    /// With a zoo.cfg the AdminServer listens where ZooKeeper's does: every interface.
+    #[test]
+    fn a_zoo_cfg_puts_the_admin_server_on_every_interface() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zoo.cfg");
+        std::fs::write(&path, format!("dataDir={}\n", dir.path().display())).unwrap();
+        let config = ServerConfig::load(Some(&path), &[]).unwrap();
+        assert_eq!(config.admin.addr, "0.0.0.0:8080".parse().unwrap());
     }
 
     #[test]

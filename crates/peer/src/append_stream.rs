@@ -325,8 +325,6 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// The receiving side: requests to the handler's `stream_append`, answers back in order,
-/// until the sender closes the connection or an answer is an error.
 /// How a pipeline's connection ended on the receiving side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PipelineEnd {
@@ -337,6 +335,8 @@ pub(crate) enum PipelineEnd {
     ByReceiver,
 }
 
+/// The receiving side: requests to the handler's `stream_append`, answers back in order,
+/// until the sender closes the connection or an answer is an error.
 pub(crate) async fn serve_append_stream<C, H>(
     conn: Conn,
     config: &PeerConfig,
